@@ -1,0 +1,160 @@
+"""The ``"async"`` scheduler: every step a task on one event loop.
+
+Async steps are awaited on the loop; sync steps run on a thread pool. A timed-out
+attempt's task is cancelled. Start order and the pipeline (``RunState``) are the
+same as in the synchronous scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import heapq
+import inspect
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from time import perf_counter
+from typing import Any
+
+from executor._executors import bind_call
+from executor._plan import PlanNode
+from executor._run import RunState
+
+
+class _Ended:
+    """How a step's attempts ended, handed from its task to the scheduler."""
+
+    __slots__ = ("attempts", "cancelled", "ended", "error", "started", "value")
+
+    def __init__(
+        self,
+        value: Any,
+        error: BaseException | None,
+        attempts: int,
+        started: float,
+        *,
+        cancelled: bool = False,
+    ) -> None:
+        self.value = value
+        self.error = error
+        self.attempts = attempts
+        self.started = started
+        self.ended = perf_counter()
+        self.cancelled = cancelled
+
+
+async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) -> None:
+    """Run every node of ``state`` to an end on the running event loop."""
+    loop = asyncio.get_running_loop()
+    nodes = state.nodes
+    ready = state.plan.roots
+    heapq.heapify(ready)
+    finished: asyncio.Queue[int] = asyncio.Queue()
+    tasks: dict[int, asyncio.Task[_Ended]] = {}
+    try:
+        while True:
+            while ready and len(tasks) < width and not state.stopping:
+                index = heapq.heappop(ready)
+                inputs = state.begin(nodes[index])
+                if not tasks and not ready:
+                    # A lone step: nothing else runs or can start until it ends, so
+                    # await it here rather than pay for a task and a wake-up.
+                    ended = await _attempts(state, nodes[index], inputs, threads, own_task=False)
+                    break
+                task = loop.create_task(
+                    _attempts(state, nodes[index], inputs, threads, own_task=True)
+                )
+                tasks[index] = task
+                task.add_done_callback(functools.partial(_report, finished, index))
+            else:
+                if not tasks:
+                    break
+                index = await finished.get()
+                ended = tasks.pop(index).result()
+            for newly_ready in state.finish(
+                nodes[index],
+                ended.value,
+                ended.error,
+                ended.attempts,
+                ended.started,
+                ended.ended,
+                None,
+                ended.cancelled,
+            ):
+                heapq.heappush(ready, newly_ready)
+            if state.stopping:
+                for task in tasks.values():
+                    task.cancel()
+    except BaseException:
+        # The caller cancelled the run (or the loop is going down): take every step with us.
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        raise
+    state.skip_unstarted()
+
+
+def _report(finished: asyncio.Queue[int], index: int, _: asyncio.Task[_Ended]) -> None:
+    finished.put_nowait(index)
+
+
+async def _attempts(
+    state: RunState,
+    node: PlanNode,
+    inputs: dict[str, Any],
+    threads: ThreadPoolExecutor,
+    *,
+    own_task: bool,
+) -> _Ended:
+    """Every attempt of one step. In its own task, a cancellation is the run stopping
+    and ends the step as CANCELLED; awaited inline, it is the caller's and propagates."""
+    started = perf_counter()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            value = await _attempt(state, node, inputs, threads, attempt)
+        except asyncio.CancelledError:
+            if not own_task:
+                raise
+            return _Ended(None, CancelledError("the run stopped"), attempt, started, cancelled=True)
+        except Exception as error:
+            delay = state.retry_delay(node, attempt, error)
+            if delay is None:
+                return _Ended(None, error, attempt, started)
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                if not own_task:
+                    raise
+                return _Ended(None, error, attempt, started)
+        else:
+            return _Ended(value, None, attempt, started)
+
+
+async def _attempt(
+    state: RunState,
+    node: PlanNode,
+    inputs: dict[str, Any],
+    threads: ThreadPoolExecutor,
+    attempt: int,
+) -> Any:
+    step = node.step
+    awaitable: Any
+    if step.is_async:
+        awaitable = state.step_executor(step, inputs, state.context)
+        if not inspect.isawaitable(awaitable):
+            return awaitable  # a step executor (a mock) answered without awaiting
+    else:
+        call = bind_call(state.step_executor, step, inputs, state.context)
+        awaitable = asyncio.get_running_loop().run_in_executor(threads, call)
+    if step.timeout is None:
+        return await awaitable
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=step.timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+    if not done:
+        raise state.timeout_error(node, attempt)
+    return task.result()

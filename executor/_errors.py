@@ -1,0 +1,141 @@
+"""The one exception hierarchy of flowexec.
+
+Every error a user can see derives from :class:`FlowError`. Messages name the
+step address (``"flow/step"``), the offending value, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from executor._results import FlowResult
+
+
+class FlowError(Exception):
+    """Base class of every error raised by flowexec."""
+
+
+class FlowDefinitionError(FlowError, ValueError):
+    """A flow or step is malformed: raised when it is built, never mid-run.
+
+    Examples: two steps with one name, a dependency cycle, a step name that is
+    not an identifier, a parameter that cannot be passed by keyword.
+    """
+
+
+class FlowInputError(FlowError, TypeError):
+    """The inputs given to a run do not fit the flow.
+
+    Attributes:
+        missing: required flow inputs that were not given, sorted.
+        unknown: given names the flow has no input for, sorted.
+    """
+
+    def __init__(
+        self,
+        flow: str,
+        *,
+        missing: Iterable[str] = (),
+        unknown: Iterable[str] = (),
+        known: Iterable[str] = (),
+        reserved: Iterable[str] = (),
+    ) -> None:
+        self.flow = flow
+        self.missing = tuple(sorted(missing))
+        self.unknown = tuple(sorted(unknown))
+        known_sorted = sorted(known)
+        parts: list[str] = []
+        if self.missing:
+            parts.append(f"missing required input(s): {', '.join(self.missing)}")
+        if self.unknown:
+            parts.append(
+                f"unknown input(s): {', '.join(self.unknown)} "
+                f"(the flow's inputs are: {', '.join(known_sorted) or 'none'})"
+            )
+        clashing = sorted(set(reserved) & set(self.missing))
+        if clashing:
+            parts.append(
+                f"{', '.join(clashing)} share(s) a name with a run option; pass it in the "
+                f"mapping instead: flow.run({{{clashing[0]!r}: ...}})"
+            )
+        super().__init__(f"flow {flow!r}: " + "; ".join(parts))
+
+
+class StepTimeout(FlowError, TimeoutError):
+    """A step attempt ran longer than its ``timeout``.
+
+    Recorded as the error of the step's :class:`~executor.StepResult` (status
+    ``TIMED_OUT``); the run raises :class:`StepFailed` with this as its cause.
+    """
+
+    def __init__(self, address: str, timeout: float, attempt: int) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.attempt = attempt
+        super().__init__(
+            f"step {address!r} timed out after {timeout:g} s (attempt {attempt}); "
+            f"raise @step(timeout=...) if the step is slow rather than stuck"
+        )
+
+    def __reduce__(self) -> tuple[type[StepTimeout], tuple[str, float, int]]:
+        return (StepTimeout, (self.address, self.timeout, self.attempt))
+
+
+class StepFailed(FlowError):
+    """A step failed (after its retries) and the run stopped.
+
+    Attributes:
+        address: the address of the failed step invocation, e.g. ``"report/enrich"``.
+        cause: the exception of the step's last attempt.
+        result: the partial :class:`~executor.FlowResult`, with every step that
+            completed, failed, was cancelled or was skipped.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        cause: BaseException,
+        result: FlowResult | None = None,
+        *,
+        attempts: int = 1,
+    ) -> None:
+        self.address = address
+        self.cause = cause
+        self.result = result
+        self.attempts = attempts
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"step {address!r} failed{tries}: {type(cause).__name__}: {cause}")
+
+    def __reduce__(self) -> tuple[type[StepFailed], tuple[str, BaseException]]:
+        # The partial result stays behind when the error crosses a process line.
+        return (StepFailed, (self.address, self.cause))
+
+
+class RemoteStepError(FlowError):
+    """A step failed in another process with an exception that cannot be pickled back.
+
+    Carries the original type name, message and traceback text.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+        super().__init__(f"{type_name}: {message}")
+
+    def __reduce__(self) -> tuple[type[RemoteStepError], tuple[str, str, str]]:
+        return (RemoteStepError, (self.type_name, self.message, self.traceback_text))
+
+
+class StepNotPicklable(FlowError, TypeError):
+    """A step invocation could not be sent to, or back from, a worker process."""
+
+    def __init__(self, address: str, what: str, error: BaseException) -> None:
+        self.address = address
+        super().__init__(
+            f"step {address!r} cannot run on a process executor: its {what} could not be "
+            f"pickled ({type(error).__name__}: {error}). Define the step at module level "
+            f"with picklable inputs and output, or use executor='threaded'"
+        )

@@ -1,0 +1,259 @@
+"""Flows: named DAGs of steps, wired by parameter name and validated when built."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from executor._errors import FlowDefinitionError, FlowInputError
+from executor._plan import Plan, build_plan, stable_topological_order
+from executor._step import CONTEXT_PARAM, Step, as_step
+
+if TYPE_CHECKING:
+    from executor._core import OnFailure, StepExecutor
+    from executor._results import FlowResult
+
+_FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_PLAN_MEMO_SIZE = 32
+
+RUN_OPTIONS = frozenset(
+    {
+        "executor",
+        "max_concurrency",
+        "step_executor",
+        "context",
+        "outputs",
+        "on_failure",
+        "plugins",
+        "seed",
+    }
+)
+"""Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
+names must be passed in the positional mapping instead."""
+
+
+class Flow:
+    """A named DAG of steps, wired by parameter name.
+
+    A step parameter named like another step receives that step's output (an
+    edge); a parameter named ``context`` receives the run context; every other
+    parameter is a flow input, required unless the function gives a default.
+
+    Example:
+        >>> @step
+        ... def load(n: int) -> list[int]:
+        ...     return list(range(n))
+        >>> @step
+        ... def total(load: list[int]) -> int:
+        ...     return sum(load)
+        >>> Flow("report", [load, total]).run(n=4)["total"]
+        6
+
+    Raises:
+        FlowDefinitionError: for duplicate step names, a cycle (named), a name that
+            is not an identifier, or an empty flow.
+    """
+
+    def __init__(self, name: str, steps: Iterable[Step[..., Any] | Callable[..., Any]]) -> None:
+        if not isinstance(name, str) or not _FLOW_NAME.fullmatch(name):
+            raise FlowDefinitionError(
+                f"flow name {name!r} must be non-empty letters, digits, '_', '.' or '-' "
+                f"(it starts every step address, e.g. 'report/load')"
+            )
+        self.name = name
+        declared = [as_step(s) for s in steps]
+        if not declared:
+            raise FlowDefinitionError(f"flow {name!r} has no steps")
+        by_name: dict[str, Step[..., Any]] = {}
+        for s in declared:
+            if s.name in by_name:
+                raise FlowDefinitionError(
+                    f"flow {name!r}: two steps are named {s.name!r} "
+                    f"({by_name[s.name]!r} and {s!r}); give one a different name= "
+                    f"(e.g. step(fn, name='{s.name}_2'))"
+                )
+            by_name[s.name] = s
+        upstream = {s.name: [p.name for p in s.params if p.name in by_name] for s in declared}
+        try:
+            order = stable_topological_order([s.name for s in declared], upstream)
+        except FlowDefinitionError as error:
+            raise FlowDefinitionError(f"flow {name!r}: {error}") from None
+        self._steps: tuple[Step[..., Any], ...] = tuple(by_name[n] for n in order)
+        self._by_name = MappingProxyType(by_name)
+        self._upstream = {n: tuple(dict.fromkeys(u)) for n, u in upstream.items()}
+        inputs: dict[str, bool] = {}
+        for s in self._steps:
+            for p in s.params:
+                if p.name != CONTEXT_PARAM and p.name not in by_name:
+                    inputs[p.name] = inputs.get(p.name, False) or not p.has_default
+        self._inputs = MappingProxyType(dict(sorted(inputs.items())))
+        self._plans: dict[frozenset[str] | None, Plan] = {}
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.name!r}: {', '.join(s.name for s in self._steps)}>"
+
+    @property
+    def steps(self) -> tuple[Step[..., Any], ...]:
+        """The steps in their stable run order (upstream first, then declaration order)."""
+        return self._steps
+
+    @property
+    def inputs(self) -> Mapping[str, bool]:
+        """Flow input names, sorted, each mapped to whether it is required."""
+        return self._inputs
+
+    def step(self, name: str) -> Step[..., Any]:
+        """The step called ``name``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise FlowDefinitionError(
+                f"flow {self.name!r} has no step {name!r}; its steps are: "
+                f"{', '.join(s.name for s in self._steps)}"
+            ) from None
+
+    def upstream(self, name: str) -> tuple[str, ...]:
+        """Names of the steps whose outputs ``name`` consumes, in parameter order."""
+        self.step(name)
+        return self._upstream[name]
+
+    def plan(self, outputs: Sequence[str] | None = None) -> Plan:
+        """The compiled plan for the whole flow, or only what ``outputs`` need."""
+        key = None if outputs is None else frozenset(outputs)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = build_plan(self.name, self._select(key))
+            if len(self._plans) >= _PLAN_MEMO_SIZE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        return plan
+
+    def _select(self, outputs: frozenset[str] | None) -> tuple[Step[..., Any], ...]:
+        if outputs is None:
+            return self._steps
+        if not outputs:
+            raise FlowDefinitionError(f"flow {self.name!r}: outputs= names no step")
+        for name in sorted(outputs):
+            self.step(name)
+        needed: set[str] = set()
+        todo = list(outputs)
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.add(name)
+                todo.extend(self._upstream[name])
+        return tuple(s for s in self._steps if s.name in needed)
+
+    def check_inputs(self, plan: Plan, given: Mapping[str, Any]) -> None:
+        """Raise :class:`FlowInputError` if ``given`` misses or misnames inputs of ``plan``."""
+        missing = plan.required_inputs.difference(given)
+        unknown = set(given).difference(self._inputs)
+        if missing or unknown:
+            raise FlowInputError(
+                self.name,
+                missing=missing,
+                unknown=unknown,
+                known=self._inputs,
+                reserved=RUN_OPTIONS,
+            )
+
+    def run(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        /,
+        *,
+        executor: str | Executor = "sequential",
+        max_concurrency: int | None = None,
+        step_executor: StepExecutor | None = None,
+        context: Any = None,
+        outputs: Sequence[str] | None = None,
+        on_failure: OnFailure = "stop",
+        plugins: Sequence[object] = (),
+        seed: int | None = None,
+        **flow_inputs: Any,
+    ) -> FlowResult:
+        """Run the flow and return its :class:`~executor.FlowResult`.
+
+        Flow inputs come as keywords, or as a mapping passed first (the way to pass
+        an input whose name is one of the option names below).
+
+        Args:
+            executor: ``"sequential"`` (default), ``"threaded"``, ``"async"``,
+                ``"parallel"`` (processes), or any ``concurrent.futures.Executor``.
+            max_concurrency: how many steps may run at once (see docs/executors.md).
+            step_executor: the callable that performs a step; the seam for mocks.
+            context: the run context, passed to steps with a ``context`` parameter.
+            outputs: run only the steps these outputs need.
+            on_failure: ``"stop"`` raises :class:`~executor.StepFailed` at the first
+                failure; ``"continue"`` runs everything that does not depend on a
+                failed step and returns a FAILED result.
+            plugins: objects with :func:`~executor.hookimpl` methods, for this run.
+            seed: makes retry jitter reproducible; the result reports the seed used.
+
+        Raises:
+            StepFailed: a step failed and ``on_failure`` is ``"stop"``.
+            FlowInputError: an input is missing or unknown.
+        """
+        from executor._core import ExecutorCore
+
+        core = ExecutorCore(
+            executor=executor, max_concurrency=max_concurrency, step_executor=step_executor
+        )
+        return core.run(
+            self,
+            merge_inputs(self.name, inputs, flow_inputs),
+            context=context,
+            outputs=outputs,
+            on_failure=on_failure,
+            plugins=plugins,
+            seed=seed,
+        )
+
+    async def arun(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        /,
+        *,
+        executor: str | Executor = "async",
+        max_concurrency: int | None = None,
+        step_executor: StepExecutor | None = None,
+        context: Any = None,
+        outputs: Sequence[str] | None = None,
+        on_failure: OnFailure = "stop",
+        plugins: Sequence[object] = (),
+        seed: int | None = None,
+        **flow_inputs: Any,
+    ) -> FlowResult:
+        """Like :meth:`run`, awaited; the default executor is ``"async"``."""
+        from executor._core import ExecutorCore
+
+        core = ExecutorCore(
+            executor=executor, max_concurrency=max_concurrency, step_executor=step_executor
+        )
+        return await core.arun(
+            self,
+            merge_inputs(self.name, inputs, flow_inputs),
+            context=context,
+            outputs=outputs,
+            on_failure=on_failure,
+            plugins=plugins,
+            seed=seed,
+        )
+
+
+def merge_inputs(
+    flow: str, mapping: Mapping[str, Any] | None, keywords: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One dict of flow inputs from the positional mapping and the keywords (copied)."""
+    merged = dict(mapping) if mapping is not None else {}
+    twice = sorted(set(merged).intersection(keywords))
+    if twice:
+        raise TypeError(
+            f"flow {flow!r}: input(s) {', '.join(twice)} given both in the mapping and as "
+            f"keywords; give each once"
+        )
+    merged.update(keywords)
+    return merged

@@ -1,0 +1,144 @@
+"""A flow compiled for scheduling: nodes in a stable order, with precomputed wiring.
+
+A plan is built once per (flow, selected outputs) and shared by every run of it.
+Everything the scheduler needs per step is precomputed here so that the per-step
+work at run time is a few tuple walks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from executor._errors import FlowDefinitionError
+from executor._step import CONTEXT_PARAM, Step
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNode:
+    """One step of a plan and how to feed it."""
+
+    index: int
+    """Position in :attr:`Plan.nodes` (the stable step order)."""
+    step: Step[..., Any]
+    upstream: tuple[tuple[str, int], ...]
+    """``(parameter, node index)`` for each parameter fed by another step."""
+    flow_inputs: tuple[str, ...]
+    """Parameters fed by flow inputs of the same name."""
+    wants_context: bool
+    """Whether the step has a ``context`` parameter."""
+    dependents: tuple[int, ...]
+    """Nodes that consume this node's output."""
+    followers: tuple[int, ...]
+    """Nodes that must wait for this one only for ordering (the critical chain)."""
+    waits: int
+    """How many nodes must finish before this one may start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A flow (or the part of it needed for some outputs), ready to schedule."""
+
+    flow_name: str
+    nodes: tuple[PlanNode, ...]
+    required_inputs: frozenset[str]
+    """Flow inputs the planned steps need and have no default for."""
+
+    @property
+    def roots(self) -> list[int]:
+        """Nodes that can start at once."""
+        return [node.index for node in self.nodes if node.waits == 0]
+
+
+def stable_topological_order(names: Sequence[str], upstream: dict[str, list[str]]) -> list[str]:
+    """Order ``names`` so each comes after its upstream, ties broken by declaration order.
+
+    Raises:
+        FlowDefinitionError: naming one cycle, e.g. ``a -> b -> a``.
+    """
+    position = {name: i for i, name in enumerate(names)}
+    waiting = {name: len(set(upstream[name])) for name in names}
+    downstream: dict[str, list[str]] = {name: [] for name in names}
+    for name in names:
+        for parent in set(upstream[name]):
+            downstream[parent].append(name)
+    ready = [position[name] for name in names if waiting[name] == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(name)
+        for child in downstream[name]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, position[child])
+    if len(order) < len(names):
+        raise FlowDefinitionError(f"dependency cycle: {_find_cycle(names, upstream, order)}")
+    return order
+
+
+def _find_cycle(names: Sequence[str], upstream: dict[str, list[str]], done: list[str]) -> str:
+    finished = set(done)
+    left = {name for name in names if name not in finished}
+    # Every node left over has an upstream node that is also left over: walk until a repeat.
+    start = next(name for name in names if name in left)
+    path: list[str] = [start]
+    seen = {start: 0}
+    while True:
+        here = path[-1]
+        parent = next(p for p in upstream[here] if p in left)
+        if parent in seen:
+            cycle = path[seen[parent] :]
+            cycle.reverse()
+            return " -> ".join([*cycle, cycle[0]])
+        seen[parent] = len(path)
+        path.append(parent)
+
+
+def build_plan(flow_name: str, steps: Iterable[Step[..., Any]]) -> Plan:
+    """Compile ``steps`` (already validated, in stable order) into a plan."""
+    ordered = list(steps)
+    index = {s.name: i for i, s in enumerate(ordered)}
+    dependents: list[list[int]] = [[] for _ in ordered]
+    followers: list[list[int]] = [[] for _ in ordered]
+    waits = [0] * len(ordered)
+    wiring: list[tuple[tuple[tuple[str, int], ...], tuple[str, ...], bool]] = []
+    required: set[str] = set()
+    for i, current in enumerate(ordered):
+        upstream: list[tuple[str, int]] = []
+        inputs: list[str] = []
+        wants_context = False
+        for param in current.params:
+            if param.name == CONTEXT_PARAM:
+                wants_context = True
+            elif param.name in index:
+                upstream.append((param.name, index[param.name]))
+            else:
+                inputs.append(param.name)
+                if not param.has_default:
+                    required.add(param.name)
+        for parent in {source for _, source in upstream}:
+            dependents[parent].append(i)
+            waits[i] += 1
+        wiring.append((tuple(upstream), tuple(inputs), wants_context))
+    critical = [i for i, s in enumerate(ordered) if s.critical]
+    for before, after in itertools.pairwise(critical):
+        followers[before].append(after)
+        waits[after] += 1
+    nodes = tuple(
+        PlanNode(
+            index=i,
+            step=s,
+            upstream=wiring[i][0],
+            flow_inputs=wiring[i][1],
+            wants_context=wiring[i][2],
+            dependents=tuple(sorted(dependents[i])),
+            followers=tuple(followers[i]),
+            waits=waits[i],
+        )
+        for i, s in enumerate(ordered)
+    )
+    return Plan(flow_name=flow_name, nodes=nodes, required_inputs=frozenset(required))

@@ -1,0 +1,288 @@
+"""Steps: plain functions plus the policies the engine applies when it calls them."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import keyword
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from executor._errors import FlowDefinitionError
+from executor._retry import NO_RETRY, Retry
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CONTEXT_PARAM = "context"
+"""A step parameter with this name receives the run context, not a flow value."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepParam:
+    """One parameter of a step function."""
+
+    name: str
+    """The parameter's name: an upstream step's name, ``context``, or a flow input."""
+    has_default: bool
+    """Whether the function gives it a default (then the flow input is optional)."""
+
+
+class Step(Generic[P, R]):
+    """A function together with the policies flowexec applies when calling it.
+
+    A ``Step`` stays callable as the plain function, so a unit test of the
+    function needs no engine: ``total([1, 2])`` just returns ``3``.
+
+    Build one with :func:`step`; use :meth:`with_options` for a variant.
+    """
+
+    fn: Callable[P, R]
+    name: str
+    retry: Retry
+    timeout: float | None
+    version: str | None
+    critical: bool
+    params: tuple[StepParam, ...]
+    is_async: bool
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        retry: Retry | int | None = None,
+        timeout: float | None = None,
+        version: str | None = None,
+        critical: bool = False,
+    ) -> None:
+        if not callable(fn):
+            raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = _check_name(name if name is not None else _function_name(fn))
+        self.retry = _as_retry(self.name, retry)
+        self.timeout = _check_timeout(self.name, timeout)
+        if version is not None and not isinstance(version, str):
+            raise FlowDefinitionError(f"step {self.name!r}: version must be a str, got {version!r}")
+        self.version = version
+        self.critical = bool(critical)
+        self.params = _params_of(self.name, fn)
+        self.is_async = inspect.iscoroutinefunction(fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name!r} of {_qualified_name(self.fn)}>"
+
+    def with_options(
+        self,
+        *,
+        name: str | None = None,
+        retry: Retry | int | None = None,
+        timeout: float | None = None,
+        version: str | None = None,
+        critical: bool | None = None,
+    ) -> Step[P, R]:
+        """A copy of this step with some options replaced (``None`` keeps the current one)."""
+        return Step(
+            self.fn,
+            name=self.name if name is None else name,
+            retry=self.retry if retry is None else retry,
+            timeout=self.timeout if timeout is None else timeout,
+            version=self.version if version is None else version,
+            critical=self.critical if critical is None else critical,
+        )
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # A module-level ``@step`` function is pickled by reference, like a function.
+        # A variant of one (``step(load, name=...)``) is rebuilt from that reference,
+        # because its bare function is shadowed in the module by the Step itself.
+        # Any other step is rebuilt from its function and options.
+        qualname = str(getattr(self, "__qualname__", ""))
+        found = _module_attribute(getattr(self, "__module__", None), qualname)
+        if found is self:
+            return qualname
+        options = (self.name, self.retry, self.timeout, self.version, self.critical)
+        if isinstance(found, Step) and found.fn is self.fn:
+            return (_rebuild_step, (found, options))
+        return (_rebuild_step, (self.fn, options))
+
+
+def _module_attribute(module: str | None, qualname: str) -> object:
+    if not module or "<locals>" in qualname:
+        return None
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    return found
+
+
+def _rebuild_step(
+    fn: Callable[..., Any] | Step[..., Any], options: tuple[Any, ...]
+) -> Step[..., Any]:
+    name, retry, timeout, version, critical = options
+    if isinstance(fn, Step):
+        fn = fn.fn
+    return Step(fn, name=name, retry=retry, timeout=timeout, version=version, critical=critical)
+
+
+@overload
+def step(
+    fn: Callable[P, R],
+    /,
+    *,
+    name: str | None = ...,
+    retry: Retry | int | None = ...,
+    timeout: float | None = ...,
+    version: str | None = ...,
+    critical: bool = ...,
+) -> Step[P, R]: ...
+
+
+@overload
+def step(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = ...,
+    retry: Retry | int | None = ...,
+    timeout: float | None = ...,
+    version: str | None = ...,
+    critical: bool = ...,
+) -> Callable[[Callable[P, R]], Step[P, R]]: ...
+
+
+def step(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: Retry | int | None = None,
+    timeout: float | None = None,
+    version: str | None = None,
+    critical: bool = False,
+) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
+    """Turn a sync or async function into a :class:`Step`; bare or with options.
+
+    Args:
+        fn: the function (when used bare, ``@step``).
+        name: the step's name in a flow; defaults to the function's name. Other
+            steps receive this step's output through a parameter of this name.
+        retry: a :class:`Retry` policy, or an int as ``Retry(attempts=n)``.
+        timeout: seconds one attempt may run before it counts as timed out.
+        version: the step's identity for caching; bump it when behaviour changes.
+        critical: critical steps never overlap each other and run in flow order,
+            while other steps run concurrently around them.
+
+    Example:
+        >>> @step(retry=Retry(attempts=3, backoff=0.1), timeout=5.0)
+        ... def fetch(url: str) -> str:
+        ...     return url.upper()
+        >>> fetch("a")
+        'A'
+    """
+
+    def wrap(func: Callable[P, R]) -> Step[P, R]:
+        if isinstance(func, Step):
+            return func.with_options(
+                name=name,
+                retry=retry,
+                timeout=timeout,
+                version=version,
+                critical=critical or None,
+            )
+        return Step(
+            func, name=name, retry=retry, timeout=timeout, version=version, critical=critical
+        )
+
+    if fn is None:
+        return wrap
+    return wrap(fn)
+
+
+def as_step(obj: object) -> Step[..., Any]:
+    """``obj`` as a step: a :class:`Step` as it is, a plain function wrapped by :func:`step`."""
+    if isinstance(obj, Step):
+        return obj
+    if callable(obj):
+        return Step(obj)
+    raise FlowDefinitionError(f"a flow's steps must be functions or Steps, got {obj!r}")
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    name = getattr(fn, "__name__", None)
+    if not isinstance(name, str):
+        raise FlowDefinitionError(f"{fn!r} has no __name__; give the step a name=")
+    return name
+
+
+def _qualified_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", "?")
+    return f"{module}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise FlowDefinitionError(
+            f"step name {name!r} is not a Python identifier; other steps receive its output "
+            f"through a parameter of that name, so it must be one (e.g. 'load_rows')"
+        )
+    if name == CONTEXT_PARAM:
+        raise FlowDefinitionError(
+            f"a step cannot be named {CONTEXT_PARAM!r}: that parameter name receives the run "
+            f"context; choose another name"
+        )
+    return name
+
+
+def _as_retry(name: str, retry: Retry | int | None) -> Retry:
+    if retry is None:
+        return NO_RETRY
+    if isinstance(retry, Retry):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        return Retry(attempts=retry)
+    raise FlowDefinitionError(
+        f"step {name!r}: retry must be a Retry or an int (attempts), got {retry!r}"
+    )
+
+
+def _check_timeout(name: str, timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, (int, float))
+        and not isinstance(timeout, bool)
+        and math.isfinite(timeout)
+        and timeout > 0
+    ):
+        return float(timeout)
+    raise FlowDefinitionError(
+        f"step {name!r}: timeout must be a positive number of seconds or None, got {timeout!r}"
+    )
+
+
+def _params_of(name: str, fn: Callable[..., Any]) -> tuple[StepParam, ...]:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as error:
+        raise FlowDefinitionError(
+            f"step {name!r}: cannot read the signature of {fn!r} ({error})"
+        ) from error
+    params: list[StepParam] = []
+    for param in signature.parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise FlowDefinitionError(
+                f"step {name!r}: parameter {param.name!r} is {param.kind.description}; the "
+                f"engine passes every value by name, so each parameter must accept a keyword"
+            )
+        params.append(StepParam(param.name, param.default is not param.empty))
+    return tuple(params)

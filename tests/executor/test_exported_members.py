@@ -1,0 +1,52 @@
+from types import ModuleType
+
+import executor
+
+
+def test_public_names_are_pinned():
+    # pytest rewrites asserts in every module of a distribution with a pytest11 plugin,
+    # which adds names like "@py_builtins": those are not identifiers, so not API.
+    # Submodules (executor.cli once imported) are attributes too, but not re-exports.
+    public = sorted(
+        name
+        for name, value in vars(executor).items()
+        if name.isidentifier() and not name.startswith("_") and not isinstance(value, ModuleType)
+    )
+    assert sorted(set(executor.__all__) - {"__version__"}) == public
+    assert executor.__all__ == [
+        "step",
+        "Step",
+        "StepParam",
+        "Retry",
+        "Flow",
+        "RUN_OPTIONS",
+        "ExecutorCore",
+        "StepExecutor",
+        "OnFailure",
+        "call_step",
+        "hookimpl",
+        "hookspec",
+        "FlowResult",
+        "StepResult",
+        "StepStatus",
+        "RunStatus",
+        "StepStats",
+        "ErrorInfo",
+        "HookError",
+        "FlowError",
+        "FlowDefinitionError",
+        "FlowInputError",
+        "StepFailed",
+        "StepTimeout",
+        "StepNotPicklable",
+        "RemoteStepError",
+        "StepOutputMissing",
+        "__version__",
+    ]
+
+
+def test_errors_share_one_base():
+    for name in executor.__all__:
+        obj = getattr(executor, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, executor.FlowError), name

@@ -1,0 +1,101 @@
+import asyncio
+import pickle
+
+import pytest
+
+from executor import FlowDefinitionError, Retry, Step, StepParam, step
+from tests.executor import steps
+
+
+def test_bare_decorator_keeps_the_function_callable():
+    @step
+    def add(a: int, b: int = 2) -> int:
+        return a + b
+
+    assert isinstance(add, Step)
+    assert add(1) == 3
+    assert add.name == "add"
+    assert add.params == (StepParam("a", False), StepParam("b", True))
+    assert add.__doc__ is None and add.__name__ == "add"
+
+
+def test_decorator_with_options():
+    @step(name="fetch_rows", retry=3, timeout=2, version="v2", critical=True)
+    async def fetch(url: str) -> str:
+        return url
+
+    assert fetch.name == "fetch_rows"
+    assert fetch.retry == Retry(attempts=3)
+    assert fetch.timeout == 2.0
+    assert fetch.version == "v2"
+    assert fetch.critical is True
+    assert fetch.is_async
+    assert asyncio.run(fetch("u")) == "u"
+
+
+def test_step_of_a_step_renames_and_keeps_other_options():
+    twin = step(steps.stuck, name="stuck_again")
+    assert twin.name == "stuck_again"
+    assert twin.timeout == steps.stuck.timeout
+    assert twin.fn is steps.stuck.fn
+    assert steps.stuck.with_options(timeout=5).timeout == 5.0
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("two words", "not a Python identifier"),
+        ("class", "not a Python identifier"),
+        ("", "not a Python identifier"),
+        ("context", "receives the run context"),
+    ],
+)
+def test_bad_names_are_refused(name, needle):
+    with pytest.raises(FlowDefinitionError, match=needle):
+        step(lambda: 1, name=name)
+
+
+def test_parameters_the_engine_cannot_pass_are_refused():
+    def star(*rows):
+        return rows
+
+    def kw(**rows):
+        return rows
+
+    def positional(a, /):
+        return a
+
+    for fn, kind in [
+        (star, "variadic positional"),
+        (kw, "variadic keyword"),
+        (positional, "positional-only"),
+    ]:
+        with pytest.raises(FlowDefinitionError, match=f"'{fn.__code__.co_varnames[0]}' is {kind}"):
+            step(fn)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "1", True])
+def test_bad_timeouts_are_refused(timeout):
+    with pytest.raises(FlowDefinitionError, match="timeout must be a positive number"):
+        step(lambda: 1, name="f", timeout=timeout)
+
+
+def test_bad_retry_and_version_are_refused():
+    with pytest.raises(FlowDefinitionError, match="retry must be a Retry or an int"):
+        step(lambda: 1, name="f", retry="3")  # type: ignore[call-overload]
+    with pytest.raises(FlowDefinitionError, match="version must be a str"):
+        step(lambda: 1, name="f", version=2)  # type: ignore[call-overload]
+
+
+def test_module_level_step_pickles_by_reference():
+    assert pickle.loads(pickle.dumps(steps.double)) is steps.double
+
+
+def test_renamed_step_pickles_by_value():
+    twin = step(steps.double, name="twice", retry=2)
+    copy = pickle.loads(pickle.dumps(twin))
+    assert (copy.name, copy.retry, copy.fn) == ("twice", Retry(attempts=2), steps.double.fn)
+
+
+def test_repr_names_step_and_function():
+    assert repr(steps.double) == "<Step 'double' of tests.executor.steps.double>"
