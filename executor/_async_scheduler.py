@@ -70,8 +70,9 @@ async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) ->
                     break
                 index = await finished.get()
                 ended = tasks.pop(index).result()
-            for newly_ready in state.finish(
-                nodes[index],
+            node = nodes[index]
+            state.finish(
+                node,
                 ended.value,
                 ended.error,
                 ended.attempts,
@@ -79,7 +80,8 @@ async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) ->
                 ended.ended,
                 None,
                 ended.cancelled,
-            ):
+            )
+            for newly_ready in state.release(node, ended.error is None):
                 heapq.heappush(ready, newly_ready)
             if state.stopping:
                 for task in tasks.values():

@@ -26,6 +26,7 @@ from executor._hooks import HookRelay
 from executor._results import FlowResult
 from executor._run import ON_FAILURE_CHOICES, OnFailure, RunState
 from executor._scheduler import run_sync
+from executor._sequential import run_sequential
 
 __all__ = ["ExecutorCore", "OnFailure", "StepExecutor"]
 
@@ -111,6 +112,9 @@ class ExecutorCore:
             )
             return result
         state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed)
+        if self.executor == "sequential":
+            run_sequential(state)
+            return self._end(state)
         width = self._width(len(state.nodes))
         dispatcher = make_dispatcher(self.executor, width)
         try:

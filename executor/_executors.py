@@ -1,8 +1,9 @@
 """Where step attempts run: inline, on threads, on processes, or on any Executor.
 
-The synchronous scheduler talks to one :class:`Dispatcher`: it submits an attempt
-under a token and later receives ``(token, Outcome)`` in completion order. The
-``"async"`` executor has its own scheduler (``_async_scheduler``) on one event loop.
+The concurrent synchronous scheduler (``_scheduler``) talks to one
+:class:`Dispatcher`: it submits an attempt under a token and later receives
+``(token, Outcome)`` in completion order. ``"sequential"`` needs no dispatcher
+(``_sequential``); ``"async"`` has its own scheduler on one event loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pickle
 import queue
 import threading
 import traceback
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import (
     CancelledError,
@@ -101,6 +101,11 @@ def attempt(call: Callable[[], Any]) -> Outcome:
 class Dispatcher(Protocol):
     """Runs attempts and hands back their outcomes in completion order."""
 
+    runs_lone_steps_inline: bool
+    """Whether a step that could not overlap anything may run in the scheduler's
+    thread instead (true for the engine's own thread pool only: a process pool or
+    a user's executor was chosen for where it runs code)."""
+
     def submit(self, token: int, address: str, call: Callable[[], Any], timed: bool) -> None:
         """Start ``call`` under ``token``; ``timed`` says the scheduler may abandon it."""
 
@@ -112,42 +117,6 @@ class Dispatcher(Protocol):
 
     def close(self) -> None:
         """Release workers; attempts still running are left to finish on their own."""
-
-
-class InlineDispatcher:
-    """``"sequential"``: each attempt runs in the scheduler's thread as it is submitted.
-
-    An attempt with a timeout runs in a daemon thread instead, so the scheduler can
-    stop waiting for it; a stuck one never keeps the process alive.
-    """
-
-    def __init__(self) -> None:
-        self._done: deque[tuple[int, Outcome]] = deque()
-        self._late: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
-
-    def submit(self, token: int, address: str, call: Callable[[], Any], timed: bool) -> None:
-        if not timed:
-            self._done.append((token, attempt(call)))
-            return
-
-        def run() -> None:
-            self._late.put((token, attempt(call)))
-
-        threading.Thread(target=run, name=f"flowexec {address}", daemon=True).start()
-
-    def next_done(self, timeout: float | None) -> tuple[int, Outcome] | None:
-        if self._done:
-            return self._done.popleft()
-        try:
-            return self._late.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def cancel(self, token: int) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
 
 
 class FuturesDispatcher:
@@ -162,6 +131,7 @@ class FuturesDispatcher:
         self._executor = executor
         self._owned = owned
         self._pickled = isinstance(executor, ProcessPoolExecutor)
+        self.runs_lone_steps_inline = owned and isinstance(executor, ThreadPoolExecutor)
         self._futures: dict[int, Future[Any]] = {}
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._addresses: dict[int, str] = {}
@@ -263,11 +233,9 @@ def default_width(executor: str) -> int:
 
 
 def make_dispatcher(executor: str | Executor, width: int) -> Dispatcher:
-    """The dispatcher for a synchronous run on ``executor`` (not ``"async"``)."""
+    """The dispatcher for ``"threaded"``, ``"parallel"`` or an Executor instance."""
     if isinstance(executor, Executor):
         return FuturesDispatcher(executor, owned=False)
-    if executor == "sequential":
-        return InlineDispatcher()
     if executor == "threaded":
         return FuturesDispatcher(
             ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowexec"), owned=True

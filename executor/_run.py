@@ -5,8 +5,8 @@ A scheduler decides *when* and *where* a step attempt runs; this module decides
 
     begin(node)          resolve inputs by name, fire step_start
     retry_delay(...)     after a failed attempt: wait and retry, or give up
-    finish(node, ...)    record the StepResult, fire step_error/step_end,
-                         and release the nodes that can now start (or skip them)
+    finish(node, ...)    record the StepResult, fire step_error/step_end
+    release(node, ok)    the nodes that can start now; skip those that never will
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ class RunState:
     def begin(self, node: PlanNode) -> dict[str, Any]:
         """The inputs of ``node``, wired by name; fires ``step_start``."""
         values = self.values
-        kwargs = {param: values[source] for param, source in node.upstream}
+        kwargs = {}
+        for param, source in node.upstream:  # a loop: a comprehension is a call in 3.11
+            kwargs[param] = values[source]
         if node.flow_inputs:
             given = self.inputs
             for name in node.flow_inputs:
@@ -106,6 +108,26 @@ class RunState:
         assert timeout is not None
         return StepTimeout(self.addresses[node.index], timeout, attempt)
 
+    def complete(
+        self, node: PlanNode, value: Any, attempts: int, started: float, ended: float
+    ) -> None:
+        """Record that ``node`` returned ``value`` (the hot path of :meth:`finish`)."""
+        index = node.index
+        self.values[index] = value
+        to_wall = self._to_wall
+        result = StepResult._record(
+            self.addresses[index],
+            self.names[index],
+            StepStatus.COMPLETED,
+            value,
+            attempts,
+            to_wall + started,
+            to_wall + ended,
+        )
+        self.results[index] = result
+        if self.step_hooks:
+            self.hooks.step_end(result.address, result)
+
     def finish(
         self,
         node: PlanNode,
@@ -116,50 +138,46 @@ class RunState:
         ended: float,
         traceback_text: str | None = None,
         cancelled: bool = False,
-    ) -> list[int]:
-        """Record how ``node`` ended (times from ``perf_counter``); return the nodes
-        that may start now."""
+    ) -> None:
+        """Record how ``node`` ended (times from ``perf_counter``)."""
+        if error is None:
+            self.complete(node, value, attempts, started, ended)
+            return
         index = node.index
         address = self.addresses[index]
-        to_wall = self._to_wall
-        if error is None:
-            self.values[index] = value
-            status = StepStatus.COMPLETED
-            info = None
+        if cancelled:
+            status = StepStatus.CANCELLED
+        elif isinstance(error, StepTimeout):
+            status = StepStatus.TIMED_OUT
         else:
-            if cancelled:
-                status = StepStatus.CANCELLED
-            elif isinstance(error, StepTimeout):
-                status = StepStatus.TIMED_OUT
-            else:
-                status = StepStatus.FAILED
-            info = ErrorInfo.from_exception(error, traceback_text)
-            if not cancelled:
-                if self.first_failure is None:
-                    self.first_failure = index
-                if self.on_failure == "stop":
-                    self.stopping = True
-                if self.step_hooks:
-                    self.hooks.step_error(address, node.step, error)
+            status = StepStatus.FAILED
+        if not cancelled:
+            if self.first_failure is None:
+                self.first_failure = index
+            if self.on_failure == "stop":
+                self.stopping = True
+            if self.step_hooks:
+                self.hooks.step_error(address, node.step, error)
         result = StepResult._record(
             address,
             self.names[index],
             status,
-            value,
-            info,
+            None,
             attempts,
-            to_wall + started,
-            to_wall + ended,
+            self._to_wall + started,
+            self._to_wall + ended,
+            ErrorInfo.from_exception(error, traceback_text),
             error,
         )
         self.results[index] = result
         if self.step_hooks:
             self.hooks.step_end(address, result)
-        return self._release(node, error is None)
 
     # -- releasing and skipping -------------------------------------------------------
 
-    def _release(self, node: PlanNode, ok: bool) -> list[int]:
+    def release(self, node: PlanNode, ok: bool) -> list[int]:
+        """After ``node`` ended: the nodes that may start now. When it did not
+        complete, its dependents (and theirs) are recorded as SKIPPED."""
         ready: list[int] = []
         waits = self.waits
         results = self.results
@@ -190,7 +208,7 @@ class RunState:
         self.results[node.index] = result
         if self.step_hooks:
             self.hooks.step_end(result.address, result)
-        return self._release(node, False)
+        return self.release(node, False)
 
     def skip_unstarted(self) -> None:
         """Mark every step that never started as SKIPPED (the run stopped early)."""

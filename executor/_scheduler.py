@@ -1,4 +1,4 @@
-"""The synchronous scheduler: one loop for sequential, threads, processes and Executors.
+"""The concurrent synchronous scheduler: threads, processes and any Executor.
 
 It keeps at most ``width`` steps active, starts the lowest-indexed ready step first
 (so the start order is the same on every executor), enforces timeouts from this
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import time
 from concurrent.futures import CancelledError
 from time import perf_counter
 from typing import Any
 
-from executor._executors import Dispatcher, InlineDispatcher, bind_call, invoke
-from executor._plan import PlanNode
+from executor._executors import Dispatcher, attempt, bind_call
 from executor._run import RunState
 
 
@@ -43,19 +41,28 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     # (due time, tie-breaker, step, error of the attempt that failed)
     waiting: list[tuple[float, int, _Active, BaseException]] = []
     active = 0
-    inline = isinstance(dispatcher, InlineDispatcher)
+    lone_inline = dispatcher.runs_lone_steps_inline
     step_executor = state.step_executor
     context = state.context
 
     def launch(step: _Active) -> None:
         node = nodes[step.index]
         step.attempt += 1
+        timeout = node.step.timeout
+        call = bind_call(step_executor, node.step, step.inputs, context)
+        if lone_inline and timeout is None and not (in_flight or ready or waiting):
+            # Nothing else runs, waits or can start before this step ends, so a
+            # thread hop (~100 us) buys nothing: run it here.
+            outcome = attempt(call)
+            if outcome.error is None:
+                settle(step, outcome.value, None, None)
+            else:
+                failed(step, outcome.error, None)
+            return
         token = next(tokens)
         in_flight[token] = step
-        timeout = node.step.timeout
         if timeout is not None:
             heapq.heappush(deadlines, (perf_counter() + timeout, token))
-        call = bind_call(step_executor, node.step, step.inputs, context)
         dispatcher.submit(token, state.addresses[step.index], call, timeout is not None)
 
     def settle(
@@ -67,8 +74,9 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     ) -> None:
         nonlocal active
         active -= 1
-        for index in state.finish(
-            nodes[step.index],
+        node = nodes[step.index]
+        state.finish(
+            node,
             value,
             error,
             step.attempt,
@@ -76,7 +84,8 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             perf_counter(),
             tb,
             cancelled,
-        ):
+        )
+        for index in state.release(node, error is None):
             heapq.heappush(ready, index)
 
     def failed(step: _Active, error: BaseException, tb: str | None) -> None:
@@ -101,21 +110,19 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             settle(step, None, error, None)
 
     while True:
+        # Due retries first, then new steps; either may run inline and finish at
+        # once, so whether anything is left to wait for is asked only after both.
+        now = perf_counter()
+        while waiting and waiting[0][0] <= now:
+            launch(heapq.heappop(waiting)[2])
         while ready and active < width and not state.stopping:
             index = heapq.heappop(ready)
-            node = nodes[index]
-            inputs = state.begin(node)
-            if inline and node.step.timeout is None:
-                for newly_ready in _run_here(state, node, inputs):
-                    heapq.heappush(ready, newly_ready)
-                continue
+            inputs = state.begin(nodes[index])
             active += 1
             launch(_Active(index, inputs, perf_counter()))
         if not in_flight and not waiting:
             break
         now = perf_counter()
-        while waiting and waiting[0][0] <= now:
-            launch(heapq.heappop(waiting)[2])
         while deadlines and deadlines[0][1] not in in_flight:
             heapq.heappop(deadlines)  # that attempt already ended
         wake = min(
@@ -140,27 +147,3 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
                 node = nodes[expired.index]
                 failed(expired, state.timeout_error(node, expired.attempt), None)
     state.skip_unstarted()
-
-
-def _run_here(state: RunState, node: PlanNode, inputs: dict[str, Any]) -> list[int]:
-    """Sequential: every attempt runs in this thread, and a retry wait is a sleep,
-    since nothing else could run meanwhile. Returns the nodes released."""
-    step = node.step
-    step_executor = state.step_executor
-    context = state.context
-    started = perf_counter()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            if step.is_async:
-                value = invoke(step_executor, step, inputs, context)
-            else:
-                value = step_executor(step, inputs, context)
-        except Exception as error:
-            delay = state.retry_delay(node, attempt, error)
-            if delay is None:
-                return state.finish(node, None, error, attempt, started, perf_counter())
-            time.sleep(delay)
-        else:
-            return state.finish(node, value, None, attempt, started, perf_counter())

@@ -1,0 +1,1 @@
+"""flowexec benchmarks: ``python -m benchmarks`` (see docs/performance.md)."""

@@ -1,0 +1,30 @@
+"""Run every benchmark suite: ``python -m benchmarks [suite ...]``.
+
+Each figure is printed next to a plain-Python baseline measured in the same run,
+and written with the machine's facts to ``.flowexec/benchmarks/<suite>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmarks import bench_core
+from benchmarks._harness import report
+
+SUITES = {"core": bench_core.run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("suites", nargs="*", choices=[*SUITES, []], help="default: all")
+    parser.add_argument("--out", type=Path, default=Path(".flowexec/benchmarks"))
+    args = parser.parse_args()
+    rows = []
+    for name in args.suites or list(SUITES):
+        rows += SUITES[name]()
+    report(rows, args.out)
+
+
+if __name__ == "__main__":
+    main()
