@@ -14,8 +14,9 @@ object with a single ``"$tag"`` key::
     Decimal / UUID / Path               ->  {"$decimal" | "$uuid" | "$path": "<text>"}
     Enum                                ->  {"$enum": {"type": "mod:Qual", "value": ...}}
     dataclass                           ->  {"$dataclass": {"type": "mod:Qual", "fields": {...}}}
+    namedtuple                          ->  {"$namedtuple": {"type": "mod:Qual", "fields": {...}}}
     pydantic model                      ->  {"$pydantic": {"type": "mod:Qual", "data": {...}}}
-    exception                           ->  {"$exception": {"type": ..., "message": ..., "args": [...]}}
+    exception                           ->  {"$exception": {"type", "message", "args"}}
     anything, with pickle allowed       ->  {"$pickle": "<base64>"}
 
 Sets are written in a canonical order, so equal values always produce equal text.
@@ -126,7 +127,10 @@ class Codec:
         return self._encode_other(value, where)
 
     def _encode_other(self, value: Any, where: str) -> JSONValue:
-        if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        if isinstance(value, tuple):
+            if hasattr(value, "_fields"):  # a namedtuple keeps its type
+                fields = {f: self.encode(getattr(value, f), f"{where}.{f}") for f in value._fields}
+                return {"$namedtuple": {"type": _qualname(type(value)), "fields": fields}}
             return {"$tuple": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
         if isinstance(value, (set, frozenset)):
             tag = "$frozenset" if isinstance(value, frozenset) else "$set"
@@ -148,8 +152,12 @@ class Codec:
         if isinstance(value, pathlib.PurePath):
             return {"$path": value.as_posix()}
         if isinstance(value, enum.Enum):
-            return {"$enum": {"type": _qualname(type(value)),
-                              "value": self.encode(value.value, f"{where}.value")}}
+            return {
+                "$enum": {
+                    "type": _qualname(type(value)),
+                    "value": self.encode(value.value, f"{where}.value"),
+                }
+            }
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             fields = {
                 f.name: self.encode(getattr(value, f.name), f"{where}.{f.name}")
@@ -161,17 +169,20 @@ class Codec:
             data = self.encode(value.model_dump(mode="python"), f"{where}")
             return {"$pydantic": {"type": _qualname(type(value)), "data": data}}
         if isinstance(value, BaseException):
-            return {"$exception": {
-                "type": _qualname(type(value)),
-                "message": str(value),
-                "args": self._try_encode(list(value.args), f"{where}.args"),
-            }}
+            return {
+                "$exception": {
+                    "type": _qualname(type(value)),
+                    "message": str(value),
+                    "args": self._try_encode(list(value.args), f"{where}.args"),
+                }
+            }
         if self.allow_pickle:
             try:
                 return {"$pickle": base64.b64encode(pickle.dumps(value)).decode("ascii")}
             except Exception as error:
-                raise CodecError(where, f"{type(value).__qualname__} cannot be pickled "
-                                        f"either ({error})") from error
+                raise CodecError(
+                    where, f"{type(value).__qualname__} cannot be pickled either ({error})"
+                ) from error
         raise CodecError(
             where,
             f"cannot encode a value of type {type(value).__module__}."
@@ -201,8 +212,7 @@ class Codec:
             if tag.startswith("$"):
                 decoder = _DECODERS.get(tag)
                 if decoder is None:
-                    raise CodecError(where, f"unknown tag {tag!r} (written by a newer "
-                                            f"flowexec?)")
+                    raise CodecError(where, f"unknown tag {tag!r} (written by a newer flowexec?)")
                 return decoder(self, data[tag], where)
         return {k: self.decode(v, f"{where}[{k!r}]") for k, v in data.items()}
 
@@ -210,8 +220,13 @@ class Codec:
 
     def dumps(self, value: Any, where: str = "value", *, indent: int | None = None) -> str:
         """``value`` as JSON text with sorted keys: equal values give equal text."""
-        return json.dumps(self.encode(value, where), sort_keys=True, indent=indent,
-                          ensure_ascii=False, allow_nan=False)
+        return json.dumps(
+            self.encode(value, where),
+            sort_keys=True,
+            indent=indent,
+            ensure_ascii=False,
+            allow_nan=False,
+        )
 
     def loads(self, text: str | bytes, where: str = "value") -> Any:
         """The value encoded in ``text``."""
@@ -257,8 +272,11 @@ def _decode_exception(codec: Codec, body: Any, where: str) -> Any:
 
 def _decode_pickle(codec: Codec, body: Any, where: str) -> Any:
     if not codec.allow_pickle:
-        raise CodecError(where, "holds pickled data, and pickle is not allowed here; open "
-                                "the store or cache with pickle allowed if you trust the file")
+        raise CodecError(
+            where,
+            "holds pickled data, and pickle is not allowed here; open "
+            "the store or cache with pickle allowed if you trust the file",
+        )
     return pickle.loads(base64.b64decode(body))
 
 
@@ -283,6 +301,7 @@ _DECODERS: dict[str, Callable[[Codec, Any, str], Any]] = {
     "$path": lambda c, b, w: pathlib.Path(b),
     "$enum": _decode_enum,
     "$dataclass": _decode_dataclass,
+    "$namedtuple": _decode_dataclass,
     "$pydantic": _decode_pydantic,
     "$exception": _decode_exception,
     "$pickle": _decode_pickle,
