@@ -11,6 +11,7 @@ Example:
 
 from executor._core import ExecutorCore, OnFailure, StepExecutor
 from executor._errors import (
+    CacheKeyError,
     FlowDefinitionError,
     FlowError,
     FlowInputError,
@@ -68,5 +69,6 @@ __all__ = [
     "StepNotPicklable",
     "RemoteStepError",
     "StepOutputMissing",
+    "CacheKeyError",
     "__version__",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from executor._executors import bind_call
 from executor._plan import PlanNode
-from executor._run import RunState
+from executor._run import Resolved, RunState
 
 
 class _Ended:
@@ -55,6 +55,12 @@ async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) ->
             while ready and len(tasks) < width and not state.stopping:
                 index = heapq.heappop(ready)
                 inputs = state.begin(nodes[index])
+                if type(inputs) is not dict:
+                    if inputs is Resolved.DONE:
+                        ok = state.ended_ok(index)
+                        for newly_ready in state.release(nodes[index], ok):
+                            heapq.heappush(ready, newly_ready)
+                    continue
                 if not tasks and not ready:
                     # A lone step: nothing else runs or can start until it ends, so
                     # await it here rather than pay for a task and a wake-up.
@@ -71,7 +77,7 @@ async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) ->
                 index = await finished.get()
                 ended = tasks.pop(index).result()
             node = nodes[index]
-            state.finish(
+            ok = state.finish(
                 node,
                 ended.value,
                 ended.error,
@@ -81,7 +87,9 @@ async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) ->
                 None,
                 ended.cancelled,
             )
-            for newly_ready in state.release(node, ended.error is None):
+            for newly_ready in state.release(node, ok):
+                heapq.heappush(ready, newly_ready)
+            for newly_ready in state.unpark(node):
                 heapq.heappush(ready, newly_ready)
             if state.stopping:
                 for task in tasks.values():

@@ -27,6 +27,7 @@ from executor._results import FlowResult
 from executor._run import ON_FAILURE_CHOICES, OnFailure, RunState
 from executor._scheduler import run_sync
 from executor._sequential import run_sequential
+from executor.cache._backend import CacheBackend
 
 __all__ = ["ExecutorCore", "OnFailure", "StepExecutor"]
 
@@ -52,6 +53,8 @@ class ExecutorCore:
             sequential, ``min(32, cpus + 4)`` for threads, the cpu count for
             processes, unlimited for async and for a given Executor.
         plugins: objects with ``@hookimpl`` methods, called for every run.
+        cache: the cache backend for steps whose policy names none; by default
+            each flow's own :attr:`Flow.default_cache`.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class ExecutorCore:
         executor: str | Executor = "sequential",
         max_concurrency: int | None = None,
         plugins: Sequence[object] = (),
+        cache: CacheBackend | None = None,
     ) -> None:
         if not isinstance(executor, Executor) and executor not in EXECUTOR_NAMES:
             raise FlowDefinitionError(unknown_executor(executor))
@@ -72,10 +76,11 @@ class ExecutorCore:
             raise FlowDefinitionError(
                 f"max_concurrency must be an int >= 1 or None, got {max_concurrency!r}"
             )
-        self.step_executor: StepExecutor = step_executor or call_step
+        self.step_executor: StepExecutor = call_step if step_executor is None else step_executor
         self.executor = executor
         self.max_concurrency = max_concurrency
         self.plugins = tuple(plugins)
+        self.cache = cache
 
     def __repr__(self) -> str:
         return f"<ExecutorCore executor={self.executor!r} max_concurrency={self.max_concurrency}>"
@@ -91,6 +96,7 @@ class ExecutorCore:
         on_failure: OnFailure = "stop",
         plugins: Sequence[object] = (),
         seed: int | None = None,
+        cache: CacheBackend | None = None,
     ) -> FlowResult:
         """Run ``flow`` with ``inputs`` and return its result (see :meth:`Flow.run`).
 
@@ -108,10 +114,11 @@ class ExecutorCore:
                     on_failure=on_failure,
                     plugins=plugins,
                     seed=seed,
+                    cache=cache,
                 )
             )
             return result
-        state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed)
+        state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed, cache)
         if self.executor == "sequential":
             run_sequential(state)
             return self._end(state)
@@ -134,6 +141,7 @@ class ExecutorCore:
         on_failure: OnFailure = "stop",
         plugins: Sequence[object] = (),
         seed: int | None = None,
+        cache: CacheBackend | None = None,
     ) -> FlowResult:
         """Await a run. On ``"async"`` it runs on the current event loop; other
         executors run in a worker thread so the loop is never blocked."""
@@ -147,8 +155,9 @@ class ExecutorCore:
                 on_failure=on_failure,
                 plugins=plugins,
                 seed=seed,
+                cache=cache,
             )
-        state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed)
+        state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed, cache)
         width = self._width(len(state.nodes))
         # Sync steps on "async" run on threads, as many as "threaded" would use. A
         # timed-out sync attempt keeps its thread until it returns (threads cannot be
@@ -179,6 +188,7 @@ class ExecutorCore:
         on_failure: OnFailure,
         plugins: Sequence[object],
         seed: int | None,
+        cache: CacheBackend | None,
     ) -> RunState:
         if not isinstance(flow, Flow):
             raise TypeError(f"ExecutorCore.run needs a Flow, got {flow!r}")
@@ -202,6 +212,7 @@ class ExecutorCore:
             hooks=hooks,
             on_failure=on_failure,
             seed=seed,
+            cache=_first(cache, self.cache, flow.default_cache if plan.cached else None),
         )
         hooks.flow_start(flow.name, given, seed)
         return state
@@ -215,3 +226,8 @@ class ExecutorCore:
             assert cause is not None
             raise StepFailed(failed.address, cause, result, attempts=failed.attempts) from cause
         return result
+
+
+def _first(*backends: CacheBackend | None) -> CacheBackend | None:
+    # Not ``a or b``: an empty cache has len() 0, so it is falsy.
+    return next((b for b in backends if b is not None), None)

@@ -139,3 +139,24 @@ class StepNotPicklable(FlowError, TypeError):
             f"pickled ({type(error).__name__}: {error}). Define the step at module level "
             f"with picklable inputs and output, or use executor='threaded'"
         )
+
+
+class CacheKeyError(FlowError, TypeError):
+    """An input has no stable encoding, so no cache key can be made for the call.
+
+    Attributes:
+        address: the step address (or step name outside a run).
+        path: where the value sits, e.g. ``inputs.config['callback']``.
+    """
+
+    def __init__(self, address: str, path: str, kind: str) -> None:
+        self.address = address
+        self.path = path
+        super().__init__(
+            f"step {address!r}: no cache key: {path} is a {kind}, which has no stable "
+            f"encoding. Give its type a __cache_key__() method returning plain data, or "
+            f"choose what identifies a call with CachePolicy(key=lambda inputs: ...)"
+        )
+
+    def __reduce__(self) -> tuple[type[CacheKeyError], tuple[str, str, str]]:
+        return (CacheKeyError, (self.address, self.path, "value"))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from executor._errors import FlowDefinitionError, FlowInputError
+from executor._names import CONTEXT_PARAM
 from executor._plan import Plan, build_plan, stable_topological_order
-from executor._step import CONTEXT_PARAM, Step, as_step
+from executor._step import Step, as_step
+from executor.cache._backend import CacheBackend
+from executor.cache._memory import MemoryCache
 
 if TYPE_CHECKING:
     from executor._core import OnFailure, StepExecutor
@@ -29,6 +33,7 @@ RUN_OPTIONS = frozenset(
         "on_failure",
         "plugins",
         "seed",
+        "cache",
     }
 )
 """Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
@@ -91,6 +96,8 @@ class Flow:
                     inputs[p.name] = inputs.get(p.name, False) or not p.has_default
         self._inputs = MappingProxyType(dict(sorted(inputs.items())))
         self._plans: dict[frozenset[str] | None, Plan] = {}
+        self._default_cache: MemoryCache | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r}: {', '.join(s.name for s in self._steps)}>"
@@ -104,6 +111,15 @@ class Flow:
     def inputs(self) -> Mapping[str, bool]:
         """Flow input names, sorted, each mapped to whether it is required."""
         return self._inputs
+
+    @property
+    def default_cache(self) -> MemoryCache:
+        """The cache used by this flow's cached steps when neither the step's policy,
+        the run nor the core names one: in memory, shared by runs of this flow object."""
+        with self._lock:
+            if self._default_cache is None:
+                self._default_cache = MemoryCache()
+            return self._default_cache
 
     def step(self, name: str) -> Step[..., Any]:
         """The step called ``name``."""
@@ -173,6 +189,7 @@ class Flow:
         on_failure: OnFailure = "stop",
         plugins: Sequence[object] = (),
         seed: int | None = None,
+        cache: CacheBackend | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Run the flow and return its :class:`~executor.FlowResult`.
@@ -192,6 +209,8 @@ class Flow:
                 failed step and returns a FAILED result.
             plugins: objects with :func:`~executor.hookimpl` methods, for this run.
             seed: makes retry jitter reproducible; the result reports the seed used.
+            cache: the cache backend for steps whose policy names none (default:
+                :attr:`default_cache`).
 
         Raises:
             StepFailed: a step failed and ``on_failure`` is ``"stop"``.
@@ -210,6 +229,7 @@ class Flow:
             on_failure=on_failure,
             plugins=plugins,
             seed=seed,
+            cache=cache,
         )
 
     async def arun(
@@ -225,6 +245,7 @@ class Flow:
         on_failure: OnFailure = "stop",
         plugins: Sequence[object] = (),
         seed: int | None = None,
+        cache: CacheBackend | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Like :meth:`run`, awaited; the default executor is ``"async"``."""
@@ -241,6 +262,7 @@ class Flow:
             on_failure=on_failure,
             plugins=plugins,
             seed=seed,
+            cache=cache,
         )
 
 

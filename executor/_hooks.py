@@ -38,8 +38,9 @@ logger = logging.getLogger("executor.hooks")
 
 
 class LifecycleSpec:
-    """The hooks a run calls, in order: flow_start, then per step step_start, any
-    step_retry, step_error or not, step_end; finally flow_end."""
+    """The hooks a run calls, in order: flow_start, then per step either cache_hit,
+    or step_start, any step_retry, step_error or not; then step_end; finally
+    flow_end."""
 
     @hookspec
     def flow_start(self, flow: str, inputs: Mapping[str, Any], seed: int) -> None:
@@ -72,6 +73,10 @@ class LifecycleSpec:
     def step_end(self, address: str, result: StepResult) -> None:
         """The step at ``address`` ended; ``result`` says how."""
 
+    @hookspec
+    def cache_hit(self, address: str, step: Step[..., Any], key: str) -> None:
+        """The step at ``address`` was answered from its cache under ``key``."""
+
 
 class HookRelay:
     """Calls the hooks of one run's plugins, isolating their errors.
@@ -101,6 +106,7 @@ class HookRelay:
                 pm.hook.step_retry,
                 pm.hook.step_error,
                 pm.hook.step_end,
+                pm.hook.cache_hit,
             )
         )
 
@@ -148,6 +154,10 @@ class HookRelay:
     def step_end(self, address: str, result: StepResult) -> None:
         assert self._pm is not None  # only called when has_step_hooks
         self._call(self._pm.hook.step_end, address, address=address, result=result)
+
+    def cache_hit(self, address: str, step: Step[..., Any], key: str) -> None:
+        assert self._pm is not None  # only called when has_step_hooks
+        self._call(self._pm.hook.cache_hit, address, address=address, step=step, key=key)
 
     def _call(self, caller: pluggy.HookCaller, at: str | None, **kwargs: Any) -> None:
         if not caller.get_hookimpls():

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from executor._errors import FlowDefinitionError
-from executor._step import CONTEXT_PARAM, Step
+from executor._names import CONTEXT_PARAM
+from executor._step import Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Plan:
     nodes: tuple[PlanNode, ...]
     required_inputs: frozenset[str]
     """Flow inputs the planned steps need and have no default for."""
+    cached: bool = False
+    """Whether any planned step has a cache policy."""
 
     @property
     def roots(self) -> list[int]:
@@ -141,4 +144,9 @@ def build_plan(flow_name: str, steps: Iterable[Step[..., Any]]) -> Plan:
         )
         for i, s in enumerate(ordered)
     )
-    return Plan(flow_name=flow_name, nodes=nodes, required_inputs=frozenset(required))
+    return Plan(
+        flow_name=flow_name,
+        nodes=nodes,
+        required_inputs=frozenset(required),
+        cached=any(s.cache is not None for s in ordered),
+    )

@@ -27,11 +27,13 @@ class StepStatus(str, enum.Enum):
     """Never started: an upstream step failed, or the run stopped first."""
     CANCELLED = "cancelled"
     """Started or queued, then cancelled because the run stopped."""
+    CACHED = "cached"
+    """Not called: the output came from the step's cache."""
 
     @property
     def ok(self) -> bool:
         """Whether the step produced an output."""
-        return self is StepStatus.COMPLETED
+        return self is StepStatus.COMPLETED or self is StepStatus.CACHED
 
 
 class RunStatus(str, enum.Enum):
@@ -83,6 +85,8 @@ class StepResult:
     """Wall-clock end of the last attempt."""
     exception: BaseException | None = field(default=None, compare=False, repr=False)
     """The live exception object of the last attempt, where there is one."""
+    cache_key: str | None = None
+    """The cache key of the call, for steps with a cache policy."""
 
     @classmethod
     def _record(
@@ -96,11 +100,13 @@ class StepResult:
         ended_at: float | None,
         error: ErrorInfo | None = None,
         exception: BaseException | None = None,
+        cache_key: str | None = None,
     ) -> StepResult:
         # The engine builds one of these per step on its hot path. The generated
         # frozen __init__ costs ~2 us (an object.__setattr__ per field); filling the
-        # instance dict costs ~0.5 us. ``error`` and ``exception`` default to the
-        # class attributes (None) when not stored. Immutable all the same once built.
+        # instance dict costs ~0.5 us. ``error``, ``exception`` and ``cache_key``
+        # fall back to the class attributes (None) when not stored. Immutable all the
+        # same once built.
         obj = object.__new__(cls)
         fields = obj.__dict__
         fields["address"] = address
@@ -113,6 +119,8 @@ class StepResult:
         if error is not None:
             fields["error"] = error
             fields["exception"] = exception
+        if cache_key is not None:
+            fields["cache_key"] = cache_key
         return obj
 
     @property

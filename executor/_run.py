@@ -3,14 +3,17 @@
 A scheduler decides *when* and *where* a step attempt runs; this module decides
 *what happens around it*, identically for every executor:
 
-    begin(node)          resolve inputs by name, fire step_start
+    begin(node)          resolve inputs by name; cache lookup (a hit ends the step
+                         here) or park behind an identical call in flight; step_start
     retry_delay(...)     after a failed attempt: wait and retry, or give up
-    finish(node, ...)    record the StepResult, fire step_error/step_end
+    complete / finish    store in the cache; record the StepResult; step_error/step_end
     release(node, ok)    the nodes that can start now; skip those that never will
+    unpark(node)         the calls parked behind this one, to begin again
 """
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -28,9 +31,21 @@ from executor._results import (
     StepStatus,
 )
 from executor._retry import jitter_rng
+from executor._run_cache import MISS, RunCache
+from executor.cache._backend import CacheBackend
 
 OnFailure = Literal["stop", "continue"]
 ON_FAILURE_CHOICES = ("stop", "continue")
+
+
+class Resolved(enum.Enum):
+    """What :meth:`RunState.begin` returns when the step is not to be called now."""
+
+    DONE = "done"
+    """The step ended without a call (a cache hit, or its key could not be made):
+    release it."""
+    PARKED = "parked"
+    """An identical call is in flight; the step begins again when that one ends."""
 
 
 class RunState:
@@ -46,6 +61,7 @@ class RunState:
         hooks: HookRelay,
         on_failure: OnFailure,
         seed: int,
+        cache: CacheBackend | None = None,
     ) -> None:
         self.plan = plan
         self.nodes = plan.nodes
@@ -63,6 +79,8 @@ class RunState:
         self.values: list[Any] = [None] * count
         self.results: list[StepResult | None] = [None] * count
         self.waits = [node.waits for node in plan.nodes]
+        self.keys: list[str | None] = [None] * count
+        self.cache = RunCache(cache, context)
         self.first_failure: int | None = None
         self.stopping = False
         self.wall0 = time.time()
@@ -71,8 +89,11 @@ class RunState:
 
     # -- the pipeline ---------------------------------------------------------------
 
-    def begin(self, node: PlanNode) -> dict[str, Any]:
-        """The inputs of ``node``, wired by name; fires ``step_start``."""
+    def begin(self, node: PlanNode) -> dict[str, Any] | Resolved:
+        """The inputs to call ``node`` with, wired by name; fires ``step_start``.
+
+        Returns a :class:`Resolved` instead when the step is not to be called now.
+        """
         values = self.values
         kwargs = {}
         for param, source in node.upstream:  # a loop: a comprehension is a call in 3.11
@@ -84,9 +105,60 @@ class RunState:
                     kwargs[name] = given[name]
         if node.wants_context:
             kwargs["context"] = self.context
+        if node.step.cache is not None:
+            resolved = self._begin_cached(node, kwargs)
+            if resolved is not None:
+                return resolved
         if self.step_hooks:
             self.hooks.step_start(self.addresses[node.index], node.step, MappingProxyType(kwargs))
         return kwargs
+
+    def _begin_cached(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
+        index = node.index
+        address = self.addresses[index]
+        now = time.perf_counter()
+        try:
+            key = self.cache.key(node, inputs, address)
+            found = self.cache.lookup(node, key, address)
+        except Exception as error:
+            self.finish(node, None, error, 0, now, now)
+            return Resolved.DONE
+        if found is not MISS:
+            self.values[index] = found
+            to_wall = self._to_wall
+            result = StepResult._record(
+                address,
+                self.names[index],
+                StepStatus.CACHED,
+                found,
+                0,
+                to_wall + now,
+                to_wall + now,
+                cache_key=key,
+            )
+            self.results[index] = result
+            if self.step_hooks:
+                self.hooks.cache_hit(address, node.step, key)
+                self.hooks.step_end(address, result)
+            return Resolved.DONE
+        if not self.cache.claim(key, index):
+            return Resolved.PARKED
+        self.keys[index] = key
+        return None
+
+    def ended_ok(self, index: int) -> bool:
+        """Whether node ``index`` has ended with an output."""
+        result = self.results[index]
+        return result is not None and result.ok
+
+    def unpark(self, node: PlanNode) -> list[int]:
+        """The nodes parked behind ``node``'s call, now free to begin again."""
+        key = self.keys[node.index]
+        if key is None or not self.cache.parked:
+            if key is not None:
+                self.cache.leaders.pop(key, None)
+            return []
+        return self.cache.release(key)
 
     def retry_delay(
         self, node: PlanNode, failed_attempts: int, error: BaseException
@@ -110,9 +182,19 @@ class RunState:
 
     def complete(
         self, node: PlanNode, value: Any, attempts: int, started: float, ended: float
-    ) -> None:
-        """Record that ``node`` returned ``value`` (the hot path of :meth:`finish`)."""
+    ) -> bool:
+        """Record that ``node`` returned ``value`` (the hot path of :meth:`finish`).
+
+        Returns whether it completed: a cached step whose output cannot be stored
+        fails instead (its policy promised a cache entry).
+        """
         index = node.index
+        key = self.keys[index]
+        if key is not None:
+            try:
+                self.cache.store(node, key, value, self.addresses[index])
+            except Exception as error:
+                return self.finish(node, None, error, attempts, started, ended)
         self.values[index] = value
         to_wall = self._to_wall
         result = StepResult._record(
@@ -123,10 +205,12 @@ class RunState:
             attempts,
             to_wall + started,
             to_wall + ended,
+            cache_key=key,
         )
         self.results[index] = result
         if self.step_hooks:
             self.hooks.step_end(result.address, result)
+        return True
 
     def finish(
         self,
@@ -138,11 +222,10 @@ class RunState:
         ended: float,
         traceback_text: str | None = None,
         cancelled: bool = False,
-    ) -> None:
-        """Record how ``node`` ended (times from ``perf_counter``)."""
+    ) -> bool:
+        """Record how ``node`` ended (times from ``perf_counter``); whether it completed."""
         if error is None:
-            self.complete(node, value, attempts, started, ended)
-            return
+            return self.complete(node, value, attempts, started, ended)
         index = node.index
         address = self.addresses[index]
         if cancelled:
@@ -168,10 +251,12 @@ class RunState:
             self._to_wall + ended,
             ErrorInfo.from_exception(error, traceback_text),
             error,
+            self.keys[index],
         )
         self.results[index] = result
         if self.step_hooks:
             self.hooks.step_end(address, result)
+        return False
 
     # -- releasing and skipping -------------------------------------------------------
 

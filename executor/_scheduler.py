@@ -15,7 +15,7 @@ from time import perf_counter
 from typing import Any
 
 from executor._executors import Dispatcher, attempt, bind_call
-from executor._run import RunState
+from executor._run import Resolved, RunState
 
 
 class _Active:
@@ -75,7 +75,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
         nonlocal active
         active -= 1
         node = nodes[step.index]
-        state.finish(
+        ok = state.finish(
             node,
             value,
             error,
@@ -85,7 +85,9 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             tb,
             cancelled,
         )
-        for index in state.release(node, error is None):
+        for index in state.release(node, ok):
+            heapq.heappush(ready, index)
+        for index in state.unpark(node):
             heapq.heappush(ready, index)
 
     def failed(step: _Active, error: BaseException, tb: str | None) -> None:
@@ -118,6 +120,12 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
         while ready and active < width and not state.stopping:
             index = heapq.heappop(ready)
             inputs = state.begin(nodes[index])
+            if type(inputs) is not dict:
+                if inputs is Resolved.DONE:
+                    ok = state.ended_ok(index)
+                    for released in state.release(nodes[index], ok):
+                        heapq.heappush(ready, released)
+                continue
             active += 1
             launch(_Active(index, inputs, perf_counter()))
         if not in_flight and not waiting:

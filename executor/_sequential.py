@@ -32,6 +32,10 @@ def run_sequential(state: RunState) -> None:
         if results[node.index] is not None:
             continue  # skipped: an upstream step did not complete
         inputs = begin(node)
+        if type(inputs) is not dict:  # resolved without a call (a cache hit)
+            if not state.ended_ok(node.index):
+                state.release(node, False)
+            continue
         step = node.step
         started = perf_counter()
         if default_executor and not step.is_async and step.timeout is None:
@@ -40,7 +44,8 @@ def run_sequential(state: RunState) -> None:
             except Exception as error:
                 _retry_or_fail(state, node, inputs, started, error)
             else:
-                complete(node, value, 1, started, perf_counter())
+                if not complete(node, value, 1, started, perf_counter()):
+                    state.release(node, False)
         else:
             _attempts(state, node, inputs, started, 0)
     state.skip_unstarted()
@@ -80,7 +85,8 @@ def _attempts(
                 return
             time.sleep(delay)
         else:
-            state.complete(node, value, attempts, started, perf_counter())
+            if not state.complete(node, value, attempts, started, perf_counter()):
+                state.release(node, False)
             return
 
 

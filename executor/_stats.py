@@ -16,9 +16,13 @@ class StepStats:
     """Timings of every invocation of one step in a run, in seconds."""
 
     count: int
-    """Invocations that started (skipped ones are not timed)."""
+    """Invocations that ran (skipped and cached ones are not timed)."""
     failures: int
     """Invocations that ended FAILED or TIMED_OUT."""
+    cache_hits: int
+    """Invocations answered from the cache."""
+    cache_misses: int
+    """Invocations with a cache policy that had to run."""
     mean: float
     p50: float
     p95: float
@@ -43,22 +47,31 @@ def percentile(ordered: list[float], q: float) -> float:
 def compute_stats(results: Iterable[StepResult]) -> Mapping[str, StepStats]:
     """Group ``results`` by step name and summarise their durations."""
     durations: dict[str, list[float]] = {}
-    failures: dict[str, int] = {}
+    counts: dict[str, list[int]] = {}  # failures, hits, misses
     for result in results:
-        failures.setdefault(result.name, 0)
+        count = counts.setdefault(result.name, [0, 0, 0])
         timed = durations.setdefault(result.name, [])
+        status = result.status.value
+        if status == "cached":
+            count[1] += 1
+            continue
+        if result.cache_key is not None:
+            count[2] += 1
         duration = result.duration
         if duration is not None:
             timed.append(duration)
-        if result.status.value in ("failed", "timed_out"):
-            failures[result.name] += 1
+        if status in ("failed", "timed_out"):
+            count[0] += 1
     stats: dict[str, StepStats] = {}
     for name, values in durations.items():
         values.sort()
         mean = sum(values) / len(values) if values else 0.0
+        failures, hits, misses = counts[name]
         stats[name] = StepStats(
             count=len(values),
-            failures=failures[name],
+            failures=failures,
+            cache_hits=hits,
+            cache_misses=misses,
             mean=mean,
             p50=percentile(values, 50),
             p95=percentile(values, 95),

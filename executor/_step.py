@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from executor._errors import FlowDefinitionError
+from executor._names import CONTEXT_PARAM
 from executor._retry import NO_RETRY, Retry
+from executor.cache._policy import CachePolicy
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-CONTEXT_PARAM = "context"
-"""A step parameter with this name receives the run context, not a flow value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +45,7 @@ class Step(Generic[P, R]):
     timeout: float | None
     version: str | None
     critical: bool
+    cache: CachePolicy | None
     params: tuple[StepParam, ...]
     is_async: bool
 
@@ -58,6 +58,7 @@ class Step(Generic[P, R]):
         timeout: float | None = None,
         version: str | None = None,
         critical: bool = False,
+        cache: CachePolicy | None = None,
     ) -> None:
         if not callable(fn):
             raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
@@ -70,6 +71,11 @@ class Step(Generic[P, R]):
             raise FlowDefinitionError(f"step {self.name!r}: version must be a str, got {version!r}")
         self.version = version
         self.critical = bool(critical)
+        if cache is not None and not isinstance(cache, CachePolicy):
+            raise FlowDefinitionError(
+                f"step {self.name!r}: cache must be a CachePolicy or None, got {cache!r}"
+            )
+        self.cache = cache
         self.params = _params_of(self.name, fn)
         self.is_async = inspect.iscoroutinefunction(fn)
 
@@ -87,6 +93,7 @@ class Step(Generic[P, R]):
         timeout: float | None = None,
         version: str | None = None,
         critical: bool | None = None,
+        cache: CachePolicy | None = None,
     ) -> Step[P, R]:
         """A copy of this step with some options replaced (``None`` keeps the current one)."""
         return Step(
@@ -96,6 +103,7 @@ class Step(Generic[P, R]):
             timeout=self.timeout if timeout is None else timeout,
             version=self.version if version is None else version,
             critical=self.critical if critical is None else critical,
+            cache=self.cache if cache is None else cache,
         )
 
     def __reduce__(self) -> str | tuple[Any, ...]:
@@ -107,7 +115,7 @@ class Step(Generic[P, R]):
         found = _module_attribute(getattr(self, "__module__", None), qualname)
         if found is self:
             return qualname
-        options = (self.name, self.retry, self.timeout, self.version, self.critical)
+        options = (self.name, self.retry, self.timeout, self.version, self.critical, self.cache)
         if isinstance(found, Step) and found.fn is self.fn:
             return (_rebuild_step, (found, options))
         return (_rebuild_step, (self.fn, options))
@@ -128,10 +136,18 @@ def _module_attribute(module: str | None, qualname: str) -> object:
 def _rebuild_step(
     fn: Callable[..., Any] | Step[..., Any], options: tuple[Any, ...]
 ) -> Step[..., Any]:
-    name, retry, timeout, version, critical = options
+    name, retry, timeout, version, critical, cache = options
     if isinstance(fn, Step):
         fn = fn.fn
-    return Step(fn, name=name, retry=retry, timeout=timeout, version=version, critical=critical)
+    return Step(
+        fn,
+        name=name,
+        retry=retry,
+        timeout=timeout,
+        version=version,
+        critical=critical,
+        cache=cache,
+    )
 
 
 @overload
@@ -144,6 +160,7 @@ def step(
     timeout: float | None = ...,
     version: str | None = ...,
     critical: bool = ...,
+    cache: CachePolicy | None = ...,
 ) -> Step[P, R]: ...
 
 
@@ -157,6 +174,7 @@ def step(
     timeout: float | None = ...,
     version: str | None = ...,
     critical: bool = ...,
+    cache: CachePolicy | None = ...,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 
 
@@ -169,6 +187,7 @@ def step(
     timeout: float | None = None,
     version: str | None = None,
     critical: bool = False,
+    cache: CachePolicy | None = None,
 ) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
     """Turn a sync or async function into a :class:`Step`; bare or with options.
 
@@ -181,6 +200,8 @@ def step(
         version: the step's identity for caching; bump it when behaviour changes.
         critical: critical steps never overlap each other and run in flow order,
             while other steps run concurrently around them.
+        cache: a :class:`~executor.cache.CachePolicy`; without one the step is
+            always called.
 
     Example:
         >>> @step(retry=Retry(attempts=3, backoff=0.1), timeout=5.0)
@@ -198,9 +219,16 @@ def step(
                 timeout=timeout,
                 version=version,
                 critical=critical or None,
+                cache=cache,
             )
         return Step(
-            func, name=name, retry=retry, timeout=timeout, version=version, critical=critical
+            func,
+            name=name,
+            retry=retry,
+            timeout=timeout,
+            version=version,
+            critical=critical,
+            cache=cache,
         )
 
     if fn is None:

@@ -8,6 +8,7 @@ import threading
 import time
 
 from executor import Flow, step
+from executor.cache import CachePolicy
 
 
 @step
@@ -73,3 +74,21 @@ def fake_double(step, inputs, context):  # a module-level step executor (picklab
     if step.name == "double":
         return [-1]
     return step.fn(**inputs)
+
+
+CACHED = CachePolicy()
+
+
+@step(cache=CACHED)
+def slow_square(x: int) -> int:
+    return x * x
+
+
+@step(cache=CACHED)
+def falsy(x: int) -> object:
+    return None if x == 0 else 0
+
+
+@step(cache=CACHED)
+def cached_boom(x: int) -> int:
+    raise ValueError(f"no square for {x}")

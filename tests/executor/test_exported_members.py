@@ -41,6 +41,7 @@ def test_public_names_are_pinned():
         "StepNotPicklable",
         "RemoteStepError",
         "StepOutputMissing",
+        "CacheKeyError",
         "__version__",
     ]
 
@@ -50,3 +51,15 @@ def test_errors_share_one_base():
         obj = getattr(executor, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, executor.FlowError), name
+
+
+def test_cache_public_names_are_pinned():
+    import executor.cache
+
+    assert executor.cache.__all__ == sorted(executor.cache.__all__)
+    public = {
+        name
+        for name, value in vars(executor.cache).items()
+        if name.isidentifier() and not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+    assert set(executor.cache.__all__) == public

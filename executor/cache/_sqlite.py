@@ -1,0 +1,143 @@
+"""SQLiteCache: the embedded persistent cache (e.g. ``.flowexec/cache.db``)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from executor._errors import FlowError
+
+FORMAT = "1"
+_PRUNE_EVERY = 256  # puts between deletions of expired rows
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flowexec_cache_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS flowexec_cache (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at REAL
+);
+CREATE INDEX IF NOT EXISTS flowexec_cache_expiry
+    ON flowexec_cache (expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+
+class CacheFileError(FlowError):
+    """A cache file cannot be used: not a database, or another format version."""
+
+
+class SQLiteCache:
+    """A persistent cache in one SQLite file: WAL, safe across threads and processes.
+
+    Expiry is checked when an entry is read; expired rows are deleted every few
+    hundred writes, by an indexed delete, so a write costs the same whether the
+    cache holds a thousand entries or a hundred thousand.
+
+    Args:
+        path: the database file; its folder is created if missing.
+        timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] = ".flowexec/cache.db", *, timeout: float = 30.0
+    ) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._puts = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection()  # fail now, not at the first step, if the file is unusable
+
+    def __repr__(self) -> str:
+        return f"<SQLiteCache {str(self.path)!r}>"
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        try:
+            connection = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(
+                "INSERT OR IGNORE INTO flowexec_cache_meta (name, value) VALUES ('format', ?)",
+                (FORMAT,),
+            )
+            (found,) = connection.execute(
+                "SELECT value FROM flowexec_cache_meta WHERE name = 'format'"
+            ).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise CacheFileError(
+                f"cache file {str(self.path)!r} cannot be used: {error}; delete it or point "
+                f"SQLiteCache at another path"
+            ) from error
+        if found != FORMAT:
+            connection.close()
+            raise CacheFileError(
+                f"cache file {str(self.path)!r} has format {found!r}, this flowexec writes "
+                f"{FORMAT!r}; delete the file to start a new cache"
+            )
+        self._local.connection = connection
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def get(self, key: str) -> str | None:
+        row = (
+            self._connection()
+            .execute("SELECT value, expires_at FROM flowexec_cache WHERE key = ?", (key,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        value, expires_at = row
+        if expires_at is not None and expires_at <= time.time():
+            return None
+        return str(value)
+
+    def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        now = time.time()
+        connection = self._connection()
+        connection.execute(
+            "INSERT OR REPLACE INTO flowexec_cache (key, value, expires_at) VALUES (?, ?, ?)",
+            (key, value, None if ttl is None else now + ttl),
+        )
+        with self._lock:
+            self._puts += 1
+            prune = self._puts % _PRUNE_EVERY == 0
+        if prune:
+            self.prune(now)
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete expired rows; returns how many."""
+        cursor = self._connection().execute(
+            "DELETE FROM flowexec_cache WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            (time.time() if now is None else now,),
+        )
+        return cursor.rowcount
+
+    def delete(self, key: str) -> None:
+        self._connection().execute("DELETE FROM flowexec_cache WHERE key = ?", (key,))
+
+    def clear(self) -> None:
+        self._connection().execute("DELETE FROM flowexec_cache")
+
+    def __len__(self) -> int:
+        (count,) = self._connection().execute("SELECT COUNT(*) FROM flowexec_cache").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()

@@ -1,0 +1,229 @@
+import copy
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import io
+import math
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from executor import CacheKeyError, step
+from executor.cache import CacheKeyGenerator, step_identity
+from tests.executor import steps
+
+KEYS = CacheKeyGenerator()
+
+
+def key(value, s=steps.double):
+    return KEYS.key(s, {"value": value})
+
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+    | st.decimals(allow_nan=False)
+    | st.uuids()
+    | st.dates()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text() | st.integers(), inner, max_size=4)
+        | st.frozensets(st.integers() | st.text(), max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@given(values)
+def test_same_value_same_key(value):
+    assert key(value) == key(copy.deepcopy(value))
+
+
+@given(st.dictionaries(st.text(), st.integers(), min_size=2, max_size=8), st.randoms())
+def test_dict_order_never_matters(mapping, random):
+    items = list(mapping.items())
+    random.shuffle(items)
+    assert key(dict(items)) == key(mapping)
+
+
+@given(st.sets(st.text(), min_size=2, max_size=8), st.randoms())
+def test_set_order_never_matters(items, random):
+    shuffled = list(items)
+    random.shuffle(shuffled)
+    assert key(set(shuffled)) == key(items)
+    assert key(frozenset(shuffled)) == key(frozenset(items))
+
+
+@given(st.lists(values, min_size=2, max_size=6, unique_by=lambda v: KEYS.encode(v, "t", "v")))
+def test_distinct_typed_values_give_distinct_keys(distinct):
+    assert len({key(v) for v in distinct}) == len(distinct)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        [1, 1.0, True, "1", b"1", decimal.Decimal(1), [1], (1,), {1}, frozenset({1}), {1: 1}],
+        [0, 0.0, -0.0, False, None, "", b"", [], (), set(), {}],
+        [[1, 2], (1, 2), [2, 1], [[1], 2], [1, [2]]],
+        ["ab", ["a", "b"], ("a", "b"), "abc"],
+    ],
+)
+def test_types_and_shapes_are_told_apart(group):
+    assert len({key(v) for v in group}) == len(group)
+
+
+def test_documented_float_choices():
+    assert key(0.0) != key(-0.0)
+    assert key(math.nan) == key(float("nan")) == key(-math.nan)
+    assert key(math.inf) != key(-math.inf)
+
+
+class Mode(enum.Enum):
+    FAST = 1
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+
+
+@dataclasses.dataclass
+class Config:
+    url: str
+    retries: int = 3
+
+
+class Keyed:
+    def __init__(self, secret, version):
+        self.secret, self.version = secret, version
+
+    def __cache_key__(self):
+        return {"version": self.version}
+
+
+def test_supported_types_are_keyed_by_value():
+    assert key(Config("u")) == key(Config("u")) != key(Config("u", 4))
+    assert key(Mode.FAST) != key(1) and key(Level.LOW) != key(1) != key(Mode.FAST)
+    assert key(dt.datetime(2026, 1, 1)) != key(dt.date(2026, 1, 1))
+    assert key(uuid.UUID(int=1)) == key(uuid.UUID(int=1)) != key(uuid.UUID(int=2))
+    assert key(pathlib.PurePosixPath("a/b")) == key(pathlib.PureWindowsPath("a\\b"))
+    assert key(Keyed("x", 1)) == key(Keyed("y", 1)) != key(Keyed("x", 2))
+
+
+def test_numpy_arrays_by_dtype_shape_and_content():
+    a = np.arange(6, dtype=np.int64)
+    assert key(a) == key(a.copy())
+    assert key(a) != key(a.reshape(2, 3))
+    assert key(a) != key(a.astype(np.int32))
+    assert key(a.reshape(2, 3).T) == key(np.ascontiguousarray(a.reshape(2, 3).T))
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "kind"),
+    [
+        ({"callback": lambda: 1}, "inputs['config']['callback']", "function"),
+        ({"stream": io.StringIO()}, "inputs['config']['stream']", "_io.StringIO object"),
+        ({"nested": [1, object()]}, "inputs['config']['nested'][1]", "builtins.object object"),
+    ],
+)
+def test_unencodable_inputs_name_step_path_and_fix(value, path, kind):
+    with pytest.raises(CacheKeyError) as info:
+        KEYS.key(steps.double, {"config": value}, address="report/double")
+    message = str(info.value)
+    assert message.startswith(f"step 'report/double': no cache key: {path} is a ")
+    assert kind in message
+    assert "__cache_key__()" in message and "CachePolicy(key=" in message
+
+
+def test_context_is_left_out_unless_asked_for():
+    with_ctx = {"value": 1, "context": object()}
+    assert KEYS.key(steps.double, with_ctx) == KEYS.key(steps.double, {"value": 1})
+    assert KEYS.key(steps.double, {"value": 1}, {"user": "a"}) != KEYS.key(
+        steps.double, {"value": 1}, {"user": "b"}
+    )
+
+
+def test_identity_is_name_plus_version_or_source():
+    versioned = step(steps.double.fn, name="double", version="7")
+    assert step_identity(versioned) == "double@version:7"
+    assert step_identity(steps.double).startswith("double@source:")
+    renamed = step(steps.double, name="twice")
+    assert KEYS.key(renamed, {"x": 1}) != KEYS.key(steps.double, {"x": 1})
+
+
+def _module_key(tmp_path, body, hash_seed="0"):
+    module = tmp_path / "edited_step.py"
+    module.write_text(
+        textwrap.dedent(f"""
+        from executor import step
+
+        @step
+        def work(x):
+            {body}
+    """)
+    )
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import edited_step; "
+        "from executor.cache import CacheKeyGenerator; "
+        "print(CacheKeyGenerator().key(edited_step.work, {'x': {'b', 'a', 'c'}}))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_editing_a_step_body_invalidates_its_keys(tmp_path):
+    assert _module_key(tmp_path, "return x") != _module_key(tmp_path, "return x * 2")
+
+
+def test_keys_agree_across_processes_and_hash_seeds(tmp_path):
+    keys = {_module_key(tmp_path, "return x", seed) for seed in ("0", "1", "4242")}
+    assert len(keys) == 1
+
+
+GOLDEN_STEP = step(steps.double.fn, name="golden", version="1")
+
+
+GOLDEN_INPUTS = {
+    "scalars": {"a": 1, "b": [1, 2.5, "x", None, True]},
+    "collections": {"s": {"b", "a"}, "t": (1, 2), "d": {2: "two", 1: "one"}},
+    "time-and-money": {"when": dt.datetime(2026, 11, 21, 12, 0), "cost": decimal.Decimal("1.10")},
+    "types": {"config": Config("https://x"), "mode": Mode.FAST, "raw": b"\x00\xff"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_INPUTS))
+def test_golden_keys_are_pinned(name):
+    """An accidental change to the key algorithm must fail here: if the change is
+    meant, bump KEY_FORMAT (old entries then miss) and re-pin."""
+    assert KEYS.key(GOLDEN_STEP, GOLDEN_INPUTS[name]) == PINNED[name]
+
+
+PINNED = {
+    "collections": "cbd7be2ef6f571f587ec9cd43fb6a872f7eef1180e432de97d0f7ebd191a5787",
+    "scalars": "0c7bdfcb3ef36b2a9abf97b9d687f9fcf672cebb71073fdcade0ea0683b25e8b",
+    "time-and-money": "397be03f2df47f9722cb93332cc55ec0bbe0096fe35f9ff1014d7c0c9b597b45",
+    "types": "aa2c78e578b75c738f32673a5f154fe85d5f99bb286c5968f2641aa813d6611e",
+}
