@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_core
+from benchmarks import bench_cache, bench_core
 from benchmarks._harness import report
 
-SUITES = {"core": bench_core.run}
+SUITES = {"core": bench_core.run, "cache": bench_cache.run}
 
 
 def main() -> None:

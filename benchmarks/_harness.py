@@ -47,27 +47,30 @@ def median_seconds(fn: Callable[[], object], repeat: int = REPEAT, warmup: int =
     return statistics.median(times)
 
 
+def interleaved_medians(*fns: Callable[[], object], repeat: int = 15) -> list[float]:
+    """Median time of each of ``fns``, measured in turn within every round.
+
+    This machine's speed drifts by up to 2x over seconds (shared cores), so a
+    baseline measured minutes apart says little; measured turn by turn, all see
+    the same conditions and their differences and ratios are stable.
+    """
+    for fn in fns:
+        fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, times in zip(fns, samples, strict=True):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+    return [statistics.median(times) for times in samples]
+
+
 def paired_medians(
     subject: Callable[[], object], baseline: Callable[[], object], repeat: int = 15
 ) -> tuple[float, float]:
-    """Median times of ``subject`` and ``baseline``, measured alternately.
-
-    This machine's speed drifts by up to 2x over seconds (shared cores), so a
-    baseline measured minutes apart says little; measured turn by turn, both see
-    the same conditions and their difference and ratio are stable.
-    """
-    subject()
-    baseline()
-    a: list[float] = []
-    b: list[float] = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subject()
-        a.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        baseline()
-        b.append(time.perf_counter() - started)
-    return statistics.median(a), statistics.median(b)
+    """Median times of ``subject`` and ``baseline``, measured alternately."""
+    took, base = interleaved_medians(subject, baseline, repeat=repeat)
+    return took, base
 
 
 def machine() -> dict[str, object]:

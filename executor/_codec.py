@@ -88,6 +88,7 @@ def _is_pydantic(value: object) -> bool:
 
 
 _FLOAT_NAMES = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class Codec:
@@ -230,10 +231,17 @@ class Codec:
 
     def loads(self, text: str | bytes, where: str = "value") -> Any:
         """The value encoded in ``text``."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        start = len(text) - len(text.lstrip()) if text[:1].isspace() else 0
         try:
-            data = json.loads(text)
+            data, end = _SCAN(text, start)  # json.loads without its two whitespace passes
+        except StopIteration:
+            raise CodecError(where, f"not valid JSON (no value at character {start})") from None
         except ValueError as error:
             raise CodecError(where, f"not valid JSON ({error})") from None
+        if end != len(text) and text[end:].strip():
+            raise CodecError(where, f"not valid JSON (extra data at character {end})")
         return self.decode(data, where)
 
 

@@ -15,7 +15,6 @@ from executor._codec import CodecError
 from executor._plan import PlanNode
 from executor.cache._backend import CacheBackend
 from executor.cache._keys import KEY_GENERATOR
-from executor.cache._policy import CachePolicy
 
 logger = logging.getLogger("executor.cache")
 
@@ -32,39 +31,34 @@ class RunCache:
         self.leaders: dict[str, int] = {}
         self.parked: dict[str, list[int]] = {}
 
-    def _backend(self, policy: CachePolicy, address: str) -> CacheBackend:
-        backend = policy.cache if policy.cache is not None else self.backend
-        if backend is None:  # pragma: no cover - ExecutorCore always supplies one
-            raise RuntimeError(f"step {address!r} has a cache policy but no cache backend")
-        return backend
+    def fetch(self, node: PlanNode, inputs: dict[str, Any], address: str) -> tuple[str, Any]:
+        """The call's key and its cached output, or :data:`MISS` as the output.
 
-    def key(self, node: PlanNode, inputs: dict[str, Any], address: str) -> str:
-        """The cache key of this call (raises CacheKeyError for unencodable inputs)."""
+        Raises CacheKeyError for inputs with no stable encoding (and whatever a
+        ``CachePolicy(key=...)`` function raises).
+        """
         policy = node.step.cache
         assert policy is not None
         context = self.context if policy.include_context else None
         if policy.key is None:
-            return KEY_GENERATOR.key(node.step, inputs, context, address=address)
-        chosen = policy.key(inputs)
-        return KEY_GENERATOR.key_of(
-            node.step, chosen, "CachePolicy.key(inputs)", context, address=address
-        )
-
-    def lookup(self, node: PlanNode, key: str, address: str) -> Any:
-        """The cached output for ``key``, or :data:`MISS`."""
-        policy = node.step.cache
-        assert policy is not None
-        text = self._backend(policy, address).get(key)
+            key = KEY_GENERATOR.key(node.step, inputs, context, address=address)
+        else:
+            key = KEY_GENERATOR.key_of(
+                node.step, policy.key(inputs), "CachePolicy.key(inputs)", context, address=address
+            )
+        backend = policy.cache if policy.cache is not None else self.backend
+        assert backend is not None  # ExecutorCore supplies one whenever a plan is cached
+        text = backend.get(key)
         if text is None:
-            return MISS
+            return key, MISS
         try:
-            return policy.value_codec.loads(text, f"{address} cached output")
+            return key, policy.value_codec.loads(text, address)
         except CodecError:
             # e.g. a type that was renamed since the entry was written: recompute.
             logger.warning(
                 "unreadable cache entry for %s (key %s); recomputing", address, key, exc_info=True
             )
-            return MISS
+            return key, MISS
 
     def claim(self, key: str, index: int) -> bool:
         """Whether node ``index`` leads the call ``key`` (else it is parked behind it)."""
@@ -79,7 +73,9 @@ class RunCache:
         policy = node.step.cache
         assert policy is not None
         text = policy.value_codec.dumps(value, f"{address} output")
-        self._backend(policy, address).put(key, text, policy.ttl)
+        backend = policy.cache if policy.cache is not None else self.backend
+        assert backend is not None
+        backend.put(key, text, policy.ttl)
 
     def release(self, key: str) -> list[int]:
         """The call ``key`` ended: the nodes parked behind it, to begin again."""

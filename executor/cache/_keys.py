@@ -1,4 +1,5 @@
-"""Cache keys: a canonical, typed, process-stable encoding of a step call, hashed.
+"""Cache keys: a canonical, typed, process-stable encoding of a step call, hashed
+with SHA-256 (64 hex digits).
 
 The encoding is built for keys, not for reading back: every value is written as a
 type tag and its content, so ``1``, ``1.0``, ``True`` and ``"1"`` differ, a tuple
@@ -22,6 +23,8 @@ import decimal
 import enum
 import hashlib
 import inspect
+import json
+import json.encoder
 import marshal
 import pathlib
 import uuid
@@ -51,6 +54,16 @@ def step_identity(step: Step[..., Any]) -> str:
     return str(found)
 
 
+def _prefix(step: Step[..., Any]) -> bytes:
+    """The format and the step's identity: the start of every key of ``step``."""
+    try:
+        found: bytes = step.__dict__["_flowexec_key_prefix"]
+    except KeyError:
+        found = KEY_FORMAT + _sized(b"S", step_identity(step).encode())
+        step.__dict__["_flowexec_key_prefix"] = found
+    return found
+
+
 def _source_digest(fn: Callable[..., Any]) -> str:
     try:
         data = inspect.getsource(fn).encode()
@@ -68,6 +81,100 @@ def _type_name(kind: type) -> bytes:
 
 def _sized(tag: bytes, payload: bytes) -> bytes:
     return tag + str(len(payload)).encode() + b":" + payload
+
+
+class _Unkeyable(Exception):
+    """Raised inside the encoder; turned into CacheKeyError with a path at the top."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat_scalars(mapping: dict[Any, Any]) -> bool:
+    scalars = _JSON_SCALARS
+    for k, v in mapping.items():
+        if type(k) is not str or type(v) not in scalars:
+            return False
+    return True
+
+
+def _flat_body(mapping: dict[str, Any]) -> bytes:
+    """A flat str-keyed mapping of scalars: its ``repr`` with the items sorted. One
+    item has one order, so its dict ``repr`` serves ("{..." never equals "[...")."""
+    text = repr(mapping) if len(mapping) == 1 else repr(sorted(mapping.items()))
+    return b"R" + text.encode("utf-8", "surrogatepass")
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is JSON-shaped: str-keyed dicts, lists, str, int, float,
+    bool and None only. For those, ``json.dumps(sort_keys=True)`` is canonical and
+    typed (``1``, ``1.0``, ``true`` and ``"1"`` differ) and runs in C."""
+    scalars = _JSON_SCALARS
+    kind = type(value)
+    if kind in scalars:
+        return True
+    if kind is dict:  # the usual case, a flat mapping of inputs: no stack needed
+        nested = False
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            child = type(v)
+            if child is dict or child is list:
+                nested = True
+            elif child not in scalars:
+                return False
+        if not nested:
+            return True
+    stack = [value]
+    seen: set[int] = set()  # this call only: a cycle is not plain JSON
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            return False
+        seen.add(id(item))
+        kind = type(item)
+        if kind is dict:
+            for k, v in item.items():
+                if type(k) is not str:
+                    return False
+                child = type(v)
+                if child is dict or child is list:
+                    stack.append(v)
+                elif child not in scalars:
+                    return False
+        elif kind is list:
+            for v in item:
+                child = type(v)
+                if child is dict or child is list:
+                    stack.append(v)
+                elif child not in scalars:
+                    return False
+        else:
+            return False
+    return True
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """Sorted, compact, ASCII JSON. The C encoder is made once (``JSONEncoder.encode``
+    makes one per call, ~1 us); without a cycle check, as the caller rules cycles out."""
+    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    if make is None:  # pragma: no cover - CPython without the _json accelerator
+        encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+        return encoder.encode
+
+    def refuse(value: object) -> object:  # pragma: no cover - ruled out by _plain_json
+        raise TypeError(f"not JSON: {type(value).__name__}")
+
+    iterencode = make(
+        None, refuse, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    return lambda value: "".join(iterencode(value, 0))
+
+
+_JSON = _json_encoder()
 
 
 class CacheKeyGenerator:
@@ -95,8 +202,21 @@ class CacheKeyGenerator:
             CacheKeyError: naming the step and the path of a value with no stable
                 encoding.
         """
-        call = {k: v for k, v in inputs.items() if k != CONTEXT_PARAM}
-        return self.key_of(step, call, "inputs", context, address=address)
+        if CONTEXT_PARAM in inputs:
+            inputs = {k: v for k, v in inputs.items() if k != CONTEXT_PARAM}
+        if context is None and type(inputs) is dict:
+            # The common case, a flat mapping of scalars, inlined (it is every cached
+            # step's hot path): the same bytes as encode() -> _flat_body() give.
+            scalars = _JSON_SCALARS
+            for name, value in inputs.items():
+                if type(name) is not str or type(value) not in scalars:
+                    break
+            else:
+                text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
+                prefix = step.__dict__.get("_flowexec_key_prefix") or _prefix(step)
+                body = b"R" + text.encode("utf-8", "surrogatepass")
+                return hashlib.sha256(prefix + body).hexdigest()
+        return self.key_of(step, inputs, "inputs", context, address=address)
 
     def key_of(
         self,
@@ -109,94 +229,140 @@ class CacheKeyGenerator:
     ) -> str:
         """The key of calling ``step`` identified by ``value`` (named ``path`` in errors)."""
         where = address or step.name
-        parts = [KEY_FORMAT, _sized(b"S", step_identity(step).encode())]
-        parts.append(self.encode(value, where, path))
+        body = self.encode(value, where, path)
         if context is not None:
-            parts.append(b"C" + self.encode(context, where, "context"))
-        return hashlib.blake2b(b"".join(parts), digest_size=32).hexdigest()
+            body += b"C" + self.encode(context, where, "context")
+        return hashlib.sha256(_prefix(step) + body).hexdigest()  # half blake2b's cost here
 
     def encode(self, value: Any, address: str, path: str) -> bytes:
-        """The canonical bytes of ``value``; ``address`` and ``path`` name it in errors."""
-        kind = type(value)
-        if kind is str:
-            return _sized(b"s", value.encode())
-        if kind is int:
-            return b"i" + str(value).encode() + b";"
-        if value is None:
-            return b"N"
-        if kind is bool:
-            return b"T" if value else b"F"
-        if kind is float:
-            return b"f" + (b"nan" if value != value else value.hex().encode()) + b";"
-        if kind is list:
-            return (
-                b"["
-                + b"".join(self.encode(v, address, f"{path}[{i}]") for i, v in enumerate(value))
-                + b"]"
-            )
-        if kind is dict:
-            return self._mapping(value, address, path)
-        return self._other(value, address, path)
+        """The canonical bytes of ``value``; ``address`` and ``path`` name it in errors.
 
-    def _mapping(self, value: Mapping[Any, Any], address: str, path: str) -> bytes:
-        items = sorted(
-            self.encode(k, address, f"{path} key {k!r}") + self.encode(v, address, f"{path}[{k!r}]")
-            for k, v in value.items()
-        )
-        return b"{" + str(len(items)).encode() + b":" + b"".join(items) + b"}"
+        Three encodings, each with its own first byte so they never collide, chosen
+        by the value's shape alone: a flat str-keyed mapping of scalars (``repr`` of
+        its sorted items: canonical and typed for str, int, float, bool and None),
+        JSON-shaped data (sorted JSON), and everything else (the typed encoding).
+        """
+        if type(value) is dict and _flat_scalars(value):
+            return _flat_body(value)
+        if _plain_json(value):
+            return b"J" + _JSON(value).encode()
+        try:
+            return _typed(value)
+        except _Unkeyable as error:
+            found = _locate(value, path, error.value)
+            raise CacheKeyError(address, found, _describe(error.value)) from None
+        except RecursionError:
+            raise CacheKeyError(address, path, "structure that contains itself") from None
 
-    def _other(self, value: Any, address: str, path: str) -> bytes:
-        kind = type(value)
-        custom = getattr(value, "__cache_key__", None)
-        if custom is not None and callable(custom) and not isinstance(value, type):
-            return (
-                b"K"
-                + _sized(b"", _type_name(kind))
-                + self.encode(custom(), address, f"{path}.__cache_key__()")
-            )
-        if isinstance(value, tuple):
-            tag = b"(" if not hasattr(value, "_fields") else b"(" + _sized(b"", _type_name(kind))
-            return (
-                tag
-                + b"".join(self.encode(v, address, f"{path}[{i}]") for i, v in enumerate(value))
-                + b")"
-            )
-        if isinstance(value, (set, frozenset)):
-            items = sorted(self.encode(v, address, f"{path} item") for v in value)
-            tag = b"z" if isinstance(value, frozenset) else b"<"
-            return tag + str(len(items)).encode() + b":" + b"".join(items) + b">"
-        if isinstance(value, Mapping):
-            return _sized(b"M", _type_name(kind)) + self._mapping(value, address, path)
-        if isinstance(value, (bytes, bytearray)):
-            return _sized(b"b", bytes(value))
-        if isinstance(value, enum.Enum):
-            return _sized(b"E", _type_name(kind)) + self.encode(value.value, address, path)
-        if isinstance(value, (bool, int, float, str)):  # subclasses: typed by the subclass
-            base = kind.__mro__[1] if kind.__mro__[1] is not object else kind
-            return _sized(b"X", _type_name(kind)) + self.encode(base(value), address, path)
-        if isinstance(value, dt.datetime):
-            return _sized(b"D", value.isoformat().encode())
-        if isinstance(value, dt.date):
-            return _sized(b"d", value.isoformat().encode())
-        if isinstance(value, dt.time):
-            return _sized(b"t", value.isoformat().encode())
-        if isinstance(value, decimal.Decimal):
-            return _sized(b"m", str(value).encode())
-        if isinstance(value, uuid.UUID):
-            return _sized(b"u", value.bytes)
-        if isinstance(value, pathlib.PurePath):
-            return _sized(b"p", value.as_posix().encode())
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-            return _sized(b"c", _type_name(kind)) + self._mapping(fields, address, path)
-        if hasattr(kind, "model_fields") and hasattr(value, "model_dump"):
-            data = value.model_dump(mode="python")
-            return _sized(b"P", _type_name(kind)) + self._mapping(data, address, path)
-        if kind.__module__ == "numpy" and hasattr(value, "tobytes") and hasattr(value, "dtype"):
-            shape = ",".join(map(str, getattr(value, "shape", ()))).encode()
-            body = value.tobytes(order="C")
-            return _sized(b"A", str(value.dtype.str).encode() + b"|" + shape) + _sized(b"", body)
-        raise CacheKeyError(address, path, _describe(value))
+
+def _typed(value: Any) -> bytes:
+    """The typed canonical encoding (see the module docstring)."""
+    kind = type(value)
+    if kind is str:
+        return _sized(b"s", value.encode())
+    if kind is int:
+        return b"i" + str(value).encode() + b";"
+    if value is None:
+        return b"N"
+    if kind is bool:
+        return b"T" if value else b"F"
+    if kind is float:
+        return b"f" + (b"nan" if value != value else value.hex().encode()) + b";"
+    if kind is list:
+        return b"[" + b"".join([_typed(v) for v in value]) + b"]"
+    if kind is dict:
+        return _typed_mapping(value)
+    return _typed_other(value, kind)
+
+
+def _typed_mapping(value: Mapping[Any, Any]) -> bytes:
+    items = sorted([_typed(k) + _typed(v) for k, v in value.items()])
+    return b"{" + str(len(items)).encode() + b":" + b"".join(items) + b"}"
+
+
+def _custom_key(value: Any) -> Any:
+    custom = getattr(value, "__cache_key__", None)
+    if custom is not None and callable(custom) and not isinstance(value, type):
+        return custom
+    return None
+
+
+def _typed_other(value: Any, kind: type) -> bytes:
+    custom = _custom_key(value)
+    if custom is not None:
+        return b"K" + _sized(b"", _type_name(kind)) + _typed(custom())
+    if isinstance(value, tuple):
+        tag = b"(" if not hasattr(value, "_fields") else b"(" + _sized(b"", _type_name(kind))
+        return tag + b"".join([_typed(v) for v in value]) + b")"
+    if isinstance(value, (set, frozenset)):
+        items = sorted([_typed(v) for v in value])
+        tag = b"z" if isinstance(value, frozenset) else b"<"
+        return tag + str(len(items)).encode() + b":" + b"".join(items) + b">"
+    if isinstance(value, Mapping):
+        return _sized(b"M", _type_name(kind)) + _typed_mapping(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _sized(b"b", bytes(value))
+    if isinstance(value, enum.Enum):
+        return _sized(b"E", _type_name(kind)) + _typed(value.value)
+    if isinstance(value, (bool, int, float, str)):  # subclasses: typed by the subclass
+        base = kind.__mro__[1] if kind.__mro__[1] is not object else kind
+        return _sized(b"X", _type_name(kind)) + _typed(base(value))
+    if isinstance(value, dt.datetime):
+        return _sized(b"D", value.isoformat().encode())
+    if isinstance(value, dt.date):
+        return _sized(b"d", value.isoformat().encode())
+    if isinstance(value, dt.time):
+        return _sized(b"t", value.isoformat().encode())
+    if isinstance(value, decimal.Decimal):
+        return _sized(b"m", str(value).encode())
+    if isinstance(value, uuid.UUID):
+        return _sized(b"u", value.bytes)
+    if isinstance(value, pathlib.PurePath):
+        return _sized(b"p", value.as_posix().encode())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return _sized(b"c", _type_name(kind)) + _typed_mapping(fields)
+    if hasattr(kind, "model_fields") and hasattr(value, "model_dump"):
+        return _sized(b"P", _type_name(kind)) + _typed_mapping(value.model_dump(mode="python"))
+    if kind.__module__ == "numpy" and hasattr(value, "tobytes") and hasattr(value, "dtype"):
+        shape = ",".join(map(str, getattr(value, "shape", ()))).encode()
+        body = value.tobytes(order="C")
+        return _sized(b"A", str(value.dtype.str).encode() + b"|" + shape) + _sized(b"", body)
+    raise _Unkeyable(value)
+
+
+def _children(value: Any) -> list[tuple[str, Any]]:
+    """``(path suffix, child)`` pairs, in the order the encoder meets them."""
+    custom = _custom_key(value)
+    if custom is not None:
+        return [(".__cache_key__()", custom())]
+    if isinstance(value, Mapping):
+        pairs: list[tuple[str, Any]] = []
+        for k, v in value.items():
+            pairs += [(f" key {k!r}", k), (f"[{k!r}]", v)]
+        return pairs
+    if isinstance(value, (list, tuple)):
+        return [(f"[{i}]", v) for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        return [(" item", v) for v in value]
+    if isinstance(value, enum.Enum):
+        return [(".value", value.value)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [(f".{f.name}", getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if hasattr(type(value), "model_fields") and hasattr(value, "model_dump"):
+        return [(f".{k}", v) for k, v in value.model_dump(mode="python").items()]
+    return []
+
+
+def _locate(value: Any, path: str, target: object) -> str:
+    """The path of ``target`` inside ``value`` (only walked once an error occurred)."""
+    if value is target:
+        return path
+    for suffix, child in _children(value):
+        found = _locate(child, path + suffix, target)
+        if found:
+            return found
+    return ""
 
 
 def _describe(value: object) -> str:

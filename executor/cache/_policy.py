@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from executor._codec import JSON_CODEC, PICKLE_CODEC, Codec
@@ -34,6 +34,8 @@ class CachePolicy:
     """The backend for this step; ``None`` uses the run's (see docs/caching.md)."""
     codec: Literal["json", "pickle"] = "json"
     """How values are stored: typed JSON, or pickle for types JSON cannot express."""
+    value_codec: Codec = field(init=False, repr=False, compare=False)
+    """The codec cached values go through (follows from ``codec``)."""
 
     def __post_init__(self) -> None:
         if self.ttl is not None and (
@@ -51,8 +53,5 @@ class CachePolicy:
             )
         if self.key is not None and not callable(self.key):
             raise FlowDefinitionError(f"CachePolicy key must be callable, got {self.key!r}")
-
-    @property
-    def value_codec(self) -> Codec:
-        """The codec cached values go through."""
-        return PICKLE_CODEC if self.codec == "pickle" else JSON_CODEC
+        codec = PICKLE_CODEC if self.codec == "pickle" else JSON_CODEC
+        object.__setattr__(self, "value_codec", codec)  # frozen: set once, here

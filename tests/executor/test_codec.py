@@ -80,6 +80,10 @@ def test_sets_are_written_in_canonical_order(items):
     assert JSON_CODEC.dumps(forward) == JSON_CODEC.dumps(backward)
 
 
+def test_surrounding_whitespace_is_accepted():
+    assert JSON_CODEC.loads('\n  {"a": [1]}\n') == {"a": [1]}
+
+
 def test_plain_json_stays_plain():
     value = {"name": "a", "rows": [1, 2.5, None, True], "nested": {"k": "v"}}
     assert json.loads(JSON_CODEC.dumps(value)) == value
@@ -151,6 +155,8 @@ def test_pickle_only_when_allowed():
     ("text", "needle"),
     [
         ("{not json", "not valid JSON"),
+        ("", r"not valid JSON \(no value at character 0\)"),
+        ("1 2", "extra data at character 1"),
         ('{"$what": 1}', r"unknown tag '\$what'"),
         ('{"$float": "huge"}', "unknown float"),
         ('{"$enum": {"type": "no.such:Thing", "value": 1}}', "cannot import type"),

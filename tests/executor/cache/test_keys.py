@@ -207,6 +207,7 @@ GOLDEN_STEP = step(steps.double.fn, name="golden", version="1")
 
 
 GOLDEN_INPUTS = {
+    "flat": {"n": 3, "rate": 0.5, "name": "ü", "on": True, "none": None},
     "scalars": {"a": 1, "b": [1, 2.5, "x", None, True]},
     "collections": {"s": {"b", "a"}, "t": (1, 2), "d": {2: "two", 1: "one"}},
     "time-and-money": {"when": dt.datetime(2026, 11, 21, 12, 0), "cost": decimal.Decimal("1.10")},
@@ -222,8 +223,9 @@ def test_golden_keys_are_pinned(name):
 
 
 PINNED = {
-    "collections": "cbd7be2ef6f571f587ec9cd43fb6a872f7eef1180e432de97d0f7ebd191a5787",
-    "scalars": "0c7bdfcb3ef36b2a9abf97b9d687f9fcf672cebb71073fdcade0ea0683b25e8b",
-    "time-and-money": "397be03f2df47f9722cb93332cc55ec0bbe0096fe35f9ff1014d7c0c9b597b45",
-    "types": "aa2c78e578b75c738f32673a5f154fe85d5f99bb286c5968f2641aa813d6611e",
+    "collections": "7d0fb40586a019e9d8e4e636a16bc0fe4fa9ebaf0a907a895f90294552998644",
+    "flat": "a529e3a568603a3fe02bfa5fdf9a88a8f0a047c1b314400ebd8abade9708cd70",
+    "scalars": "5054908f422e7d52c2430de68cfe2da92e4b0264c57616be8af3ab46d213967e",
+    "time-and-money": "6301cf659867e692d2990c00b3aff2526e164e3109f04f61c13e92d1546f0118",
+    "types": "f68a9c160b10820e0f3684ece2381eae11b2b7b0569acb60a296e3db1e55113d",
 }
