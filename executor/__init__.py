@@ -9,6 +9,15 @@ Example:
     42
 """
 
+from executor._composites import (
+    FailureStrategy,
+    LoopLimitReached,
+    loop,
+    map_over,
+    parallel,
+    when,
+)
+from executor._context import ContextConflict, MergeStrategy
 from executor._core import ExecutorCore, OnFailure, StepExecutor
 from executor._errors import (
     CacheKeyError,
@@ -23,6 +32,7 @@ from executor._errors import (
 from executor._executors import call_step
 from executor._flow import RUN_OPTIONS, Flow
 from executor._hooks import hookimpl, hookspec
+from executor._limits import UsageLimitExceeded, UsageLimits, record_usage
 from executor._results import (
     ErrorInfo,
     FlowResult,
@@ -45,6 +55,15 @@ __all__ = [
     "Retry",
     "Flow",
     "RUN_OPTIONS",
+    # composing steps
+    "parallel",
+    "map_over",
+    "when",
+    "loop",
+    "MergeStrategy",
+    "FailureStrategy",
+    "UsageLimits",
+    "record_usage",
     # running it
     "ExecutorCore",
     "StepExecutor",
@@ -70,5 +89,8 @@ __all__ = [
     "RemoteStepError",
     "StepOutputMissing",
     "CacheKeyError",
+    "ContextConflict",
+    "LoopLimitReached",
+    "UsageLimitExceeded",
     "__version__",
 ]

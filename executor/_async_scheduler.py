@@ -15,7 +15,7 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from time import perf_counter
 from typing import Any
 
-from executor._executors import bind_call
+from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
 from executor._run import Resolved, RunState
 
@@ -149,22 +149,35 @@ async def _attempt(
     attempt: int,
 ) -> Any:
     step = node.step
-    awaitable: Any
-    if step.is_async:
-        awaitable = state.step_executor(step, inputs, state.context)
-        if not inspect.isawaitable(awaitable):
-            return awaitable  # a step executor (a mock) answered without awaiting
-    else:
-        call = bind_call(state.step_executor, step, inputs, state.context)
-        awaitable = asyncio.get_running_loop().run_in_executor(threads, call)
-    if step.timeout is None:
-        return await awaitable
-    task = asyncio.ensure_future(awaitable)
+    index = node.index
+    context = state.context_of(index)
+    address = state.addresses[index]
+    # record_usage inside the step reports here; a task made below copies this too.
+    token = _SCOPE.set(Scope(state.meter, address))
     try:
-        done, _ = await asyncio.wait({task}, timeout=step.timeout)
+        awaitable: Any
+        if step.is_composite:
+            awaitable = state.runtime.arun_composite(
+                step, inputs, context, address, (*state.order, index)
+            )
+        elif step.is_async:
+            awaitable = state.step_executor(step, inputs, context)
+            if not inspect.isawaitable(awaitable):
+                return awaitable  # a step executor (a mock) answered without awaiting
+        else:
+            awaitable = asyncio.get_running_loop().run_in_executor(
+                threads, state.task(node, inputs)
+            )
+        if step.timeout is None:
+            return await awaitable
+        task = asyncio.ensure_future(awaitable)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=step.timeout)
+        finally:
+            if not task.done():
+                task.cancel()
+        if not done:
+            raise state.timeout_error(node, attempt)
+        return task.result()
     finally:
-        if not task.done():
-            task.cancel()
-    if not done:
-        raise state.timeout_error(node, attempt)
-    return task.result()
+        _SCOPE.reset(token)

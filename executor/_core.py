@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from time import perf_counter
 from types import MappingProxyType
 from typing import Any
@@ -14,17 +13,21 @@ from executor._async_scheduler import run_async
 from executor._errors import FlowDefinitionError, StepFailed
 from executor._executors import (
     EXECUTOR_NAMES,
+    FuturesDispatcher,
     StepExecutor,
     call_step,
-    default_width,
-    make_dispatcher,
     run_coroutine,
+    run_width,
     unknown_executor,
 )
 from executor._flow import Flow
 from executor._hooks import HookRelay
+from executor._limits import UsageLimits, UsageMeter
+from executor._nesting import drive_async, drive_sync
 from executor._results import FlowResult
-from executor._run import ON_FAILURE_CHOICES, OnFailure, RunState
+from executor._run import ON_FAILURE_CHOICES, RunState
+from executor._run_cache import RunCache
+from executor._runtime import OnFailure, Runtime
 from executor._scheduler import run_sync
 from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
@@ -35,7 +38,7 @@ __all__ = ["ExecutorCore", "OnFailure", "StepExecutor"]
 class ExecutorCore:
     """Runs flows: the scheduler, the executor, the step pipeline and the hooks.
 
-    ``Flow.run`` is sugar over this class; build one yourself to reuse an executor
+    ``Flow.run`` is sugar over this class; build one yourself to reuse settings
     across runs or to inject a ``step_executor`` (how tests replace steps)::
 
         def fake(step, inputs, context):
@@ -97,11 +100,15 @@ class ExecutorCore:
         plugins: Sequence[object] = (),
         seed: int | None = None,
         cache: CacheBackend | None = None,
+        limits: UsageLimits | None = None,
     ) -> FlowResult:
         """Run ``flow`` with ``inputs`` and return its result (see :meth:`Flow.run`).
 
         Raises:
-            StepFailed: a step failed and ``on_failure="stop"``; carries the partial result.
+            StepFailed: a step failed and ``on_failure="stop"``; carries the partial
+                result and names the innermost failing address.
+            UsageLimitExceeded: the run went over ``limits``; carries the partial
+                result and the usage.
             FlowInputError: an input is missing or unknown.
         """
         if self.executor == "async":
@@ -115,19 +122,27 @@ class ExecutorCore:
                     plugins=plugins,
                     seed=seed,
                     cache=cache,
+                    limits=limits,
                 )
             )
             return result
-        state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed, cache)
-        if self.executor == "sequential":
-            run_sequential(state)
-            return self._end(state)
-        width = self._width(len(state.nodes))
-        dispatcher = make_dispatcher(self.executor, width)
+        state = self._start(
+            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits
+        )
+        runtime = state.runtime
         try:
-            run_sync(state, dispatcher, width)
+            if self.executor == "sequential":
+                run_sequential(state)
+            else:
+                dispatcher = FuturesDispatcher(
+                    runtime.pool(self.executor), owned=False, inline=self.executor == "threaded"
+                )
+                try:
+                    run_sync(state, dispatcher, runtime.width)
+                finally:
+                    dispatcher.close()
         finally:
-            dispatcher.close()
+            runtime.close()
         return self._end(state)
 
     async def arun(
@@ -142,10 +157,13 @@ class ExecutorCore:
         plugins: Sequence[object] = (),
         seed: int | None = None,
         cache: CacheBackend | None = None,
+        limits: UsageLimits | None = None,
     ) -> FlowResult:
         """Await a run. On ``"async"`` it runs on the current event loop; other
         executors run in a worker thread so the loop is never blocked."""
         if self.executor != "async":
+            import asyncio
+
             return await asyncio.to_thread(
                 self.run,
                 flow,
@@ -156,28 +174,16 @@ class ExecutorCore:
                 plugins=plugins,
                 seed=seed,
                 cache=cache,
+                limits=limits,
             )
-        state = self._start(flow, inputs, context, outputs, on_failure, plugins, seed, cache)
-        width = self._width(len(state.nodes))
-        # Sync steps on "async" run on threads, as many as "threaded" would use. A
-        # timed-out sync attempt keeps its thread until it returns (threads cannot be
-        # killed), so the pool is not sized down to the step count.
-        threads = ThreadPoolExecutor(
-            max_workers=self.max_concurrency or default_width("threaded"),
-            thread_name_prefix="flowexec",
+        state = self._start(
+            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits
         )
         try:
-            await run_async(state, width, threads)
+            await run_async(state, state.runtime.width, state.runtime.threads())
         finally:
-            threads.shutdown(wait=False, cancel_futures=True)
+            state.runtime.close()
         return self._end(state)
-
-    def _width(self, steps: int) -> int:
-        if self.max_concurrency is not None:
-            return self.max_concurrency
-        if isinstance(self.executor, Executor) or self.executor == "async":
-            return max(steps, 1)
-        return default_width(self.executor)
 
     def _start(
         self,
@@ -189,6 +195,7 @@ class ExecutorCore:
         plugins: Sequence[object],
         seed: int | None,
         cache: CacheBackend | None,
+        limits: UsageLimits | None,
     ) -> RunState:
         if not isinstance(flow, Flow):
             raise TypeError(f"ExecutorCore.run needs a Flow, got {flow!r}")
@@ -196,6 +203,8 @@ class ExecutorCore:
             raise FlowDefinitionError(
                 f"on_failure must be one of {ON_FAILURE_CHOICES}, got {on_failure!r}"
             )
+        if limits is not None and not isinstance(limits, UsageLimits):
+            raise FlowDefinitionError(f"limits must be a UsageLimits, got {limits!r}")
         if isinstance(outputs, str):
             outputs = [outputs]
         plan = flow.plan(outputs)
@@ -204,15 +213,21 @@ class ExecutorCore:
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "big") >> 1
         hooks = HookRelay((*self.plugins, *plugins))
-        state = RunState(
-            plan,
-            given,
-            context,
+        backend = cache if cache is not None else self.cache
+        runtime = Runtime(
             step_executor=self.step_executor,
             hooks=hooks,
-            on_failure=on_failure,
+            cache=RunCache(backend, lambda: flow.default_cache),
+            meter=UsageMeter(limits),
             seed=seed,
-            cache=_first(cache, self.cache, flow.default_cache if plan.cached else None),
+            executor=self.executor,
+            width=run_width(self.executor, len(plan.nodes), self.max_concurrency),
+            max_concurrency=self.max_concurrency,
+            run_composite=drive_sync,
+            arun_composite=drive_async,
+        )
+        state = RunState(
+            plan, given, context, runtime, prefix=flow.name + "/", on_failure=on_failure
         )
         hooks.flow_start(flow.name, given, seed)
         return state
@@ -220,14 +235,17 @@ class ExecutorCore:
     def _end(self, state: RunState) -> FlowResult:
         result = state.to_result(perf_counter())
         state.hooks.flow_end(result.flow, result)
+        if state.limit_error is not None:
+            error = state.limit_error
+            error.result = result
+            error.usage = dict(result.usage)
+            raise error
         if state.first_failure is not None and state.on_failure == "stop":
             failed = result.steps[state.addresses[state.first_failure]]
             cause = failed.exception
             assert cause is not None
-            raise StepFailed(failed.address, cause, result, attempts=failed.attempts) from cause
+            address, attempts = failed.address, failed.attempts
+            while isinstance(cause, StepFailed):  # name the innermost failing address
+                address, attempts, cause = cause.address, cause.attempts, cause.cause
+            raise StepFailed(address, cause, result, attempts=attempts) from cause
         return result
-
-
-def _first(*backends: CacheBackend | None) -> CacheBackend | None:
-    # Not ``a or b``: an empty cache has len() 0, so it is falsy.
-    return next((b for b in backends if b is not None), None)

@@ -28,6 +28,7 @@ from concurrent.futures import (
 from typing import Any, Protocol
 
 from executor._errors import FlowDefinitionError, RemoteStepError, StepNotPicklable
+from executor._limits import Collector, UsageMeter, scoped
 from executor._step import Step
 
 EXECUTOR_NAMES = ("sequential", "threaded", "async", "parallel")
@@ -47,9 +48,11 @@ def call_step(step: Step[..., Any], inputs: Mapping[str, Any], context: Any) -> 
 
 
 class Outcome:
-    """How one attempt ended: a value, or an error with its traceback text."""
+    """How one attempt ended: a value, or an error with its traceback text. From a
+    worker process it also brings back the usage the step reported and, for a step
+    that takes the context, the context as the step left it."""
 
-    __slots__ = ("error", "traceback", "value")
+    __slots__ = ("context", "error", "traceback", "usage", "value")
 
     def __init__(
         self, value: Any = None, error: BaseException | None = None, tb: str | None = None
@@ -57,6 +60,65 @@ class Outcome:
         self.value = value
         self.error = error
         self.traceback = tb
+        self.usage: dict[str, float] | None = None
+        self.context: Any = _NO_CONTEXT
+
+
+_NO_CONTEXT = object()
+"""Outcome.context when no context came back (the attempt ran in this process)."""
+
+
+class Task:
+    """One attempt of one step, ready to run here or to be sent to a process."""
+
+    __slots__ = (
+        "address",
+        "context",
+        "inputs",
+        "meter",
+        "returns_context",
+        "step",
+        "step_executor",
+    )
+
+    def __init__(
+        self,
+        address: str,
+        step_executor: StepExecutor,
+        step: Step[..., Any],
+        inputs: Mapping[str, Any],
+        context: Any,
+        meter: UsageMeter,
+        returns_context: bool,
+    ) -> None:
+        self.address = address
+        self.step_executor = step_executor
+        self.step = step
+        self.inputs = inputs
+        self.context = context
+        self.meter = meter
+        self.returns_context = returns_context
+
+    def __call__(self) -> Any:
+        """Run in this process: ``record_usage`` reports straight to the run's meter."""
+        return scoped(
+            self.meter,
+            self.address,
+            functools.partial(invoke, self.step_executor, self.step, self.inputs, self.context),
+        )
+
+    def payload(self) -> bytes:
+        """The attempt pickled for a worker process (the meter stays here)."""
+        return pickle.dumps(
+            (
+                self.address,
+                self.step_executor,
+                self.step,
+                self.inputs,
+                self.context if self.returns_context else None,
+                self.returns_context,
+            )
+        )
 
 
 def run_coroutine(awaitable: Awaitable[Any]) -> Any:
@@ -106,8 +168,12 @@ class Dispatcher(Protocol):
     thread instead (true for the engine's own thread pool only: a process pool or
     a user's executor was chosen for where it runs code)."""
 
-    def submit(self, token: int, address: str, call: Callable[[], Any], timed: bool) -> None:
-        """Start ``call`` under ``token``; ``timed`` says the scheduler may abandon it."""
+    def submit(self, token: int, task: Task) -> None:
+        """Start ``task`` under ``token``."""
+
+    def submit_thread(self, token: int, address: str, call: Callable[[], Any]) -> None:
+        """Run ``call`` on a thread of its own (a composite step coordinating nested
+        work: it must not hold a pool worker while it waits for the pool)."""
 
     def next_done(self, timeout: float | None) -> tuple[int, Outcome] | None:
         """The next finished attempt, waiting at most ``timeout`` s (``None``: forever)."""
@@ -127,29 +193,42 @@ class FuturesDispatcher:
     precisely (:class:`StepNotPicklable`) instead of as a broken pool.
     """
 
-    def __init__(self, executor: Executor, *, owned: bool) -> None:
+    def __init__(self, executor: Executor, *, owned: bool, inline: bool = False) -> None:
         self._executor = executor
         self._owned = owned
         self._pickled = isinstance(executor, ProcessPoolExecutor)
-        self.runs_lone_steps_inline = owned and isinstance(executor, ThreadPoolExecutor)
+        self.runs_lone_steps_inline = inline and isinstance(executor, ThreadPoolExecutor)
         self._futures: dict[int, Future[Any]] = {}
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._addresses: dict[int, str] = {}
+        self._pickled_tasks: dict[int, Task] = {}
 
-    def submit(self, token: int, address: str, call: Callable[[], Any], timed: bool) -> None:
+    def submit(self, token: int, task: Task) -> None:
         if self._pickled:
             try:
-                payload = pickle.dumps(call)
+                payload = task.payload()
             except Exception as error:
-                self._futures[token] = failed_future(
-                    StepNotPicklable(address, "function, inputs or context", error)
-                )
-                self._done.put(token)
+                what = "function, inputs or context"
+                self._track(token, failed_future(StepNotPicklable(task.address, what, error)))
                 return
-            self._addresses[token] = address
-            future = self._executor.submit(run_pickled, payload)
+            self._pickled_tasks[token] = task
+            self._track(token, self._executor.submit(run_pickled, payload))
         else:
-            future = self._executor.submit(call)
+            self._track(token, self._executor.submit(task))
+
+    def submit_thread(self, token: int, address: str, call: Callable[[], Any]) -> None:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                future.set_result(call())
+            except BaseException as error:
+                future.set_exception(error)
+
+        self._track(token, future)
+        threading.Thread(target=run, name=f"flowexec {address}", daemon=True).start()
+
+    def _track(self, token: int, future: Future[Any]) -> None:
         self._futures[token] = future
         done = self._done
 
@@ -164,16 +243,16 @@ class FuturesDispatcher:
         except queue.Empty:
             return None
         future = self._futures.pop(token)
-        address = self._addresses.pop(token, None)
+        task = self._pickled_tasks.pop(token, None)
         try:
             value = future.result()
         except CancelledError as error:
             return token, Outcome(None, error)
         except Exception as error:
             return token, Outcome(None, error)
-        if address is None:
+        if task is None:
             return token, Outcome(value)
-        return token, unpickle_outcome(address, value)
+        return token, unpickle_outcome(task.address, value, task.returns_context)
 
     def cancel(self, token: int) -> bool:
         future = self._futures.get(token)
@@ -191,37 +270,50 @@ def failed_future(error: BaseException) -> Future[Any]:
 
 
 def run_pickled(payload: bytes) -> bytes:
-    """In a worker process: run a pickled call; return its pickled outcome."""
-    call: Callable[[], Any] = pickle.loads(payload)
+    """In a worker process: run a pickled attempt; return its pickled outcome, with
+    the usage it reported and (if the step takes it) the context it left."""
+    address, step_executor, step, inputs, context, returns_context = pickle.loads(payload)
+    if returns_context:  # the step's "context" input is this very object
+        inputs = {**inputs, "context": context}
+    collector = Collector()
     try:
-        value = call()
+        value = scoped(
+            collector, address, functools.partial(invoke, step_executor, step, inputs, context)
+        )
     except Exception as error:
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         try:
-            data = pickle.dumps((False, error, tb))
+            data = pickle.dumps((False, error, tb, collector.amounts, None))
             pickle.loads(data)  # some exceptions pickle but cannot be rebuilt
             return data
         except Exception:
-            remote = RemoteStepError(
-                f"{type(error).__module__}.{type(error).__qualname__}", str(error), tb
-            )
-            return pickle.dumps((False, remote, tb))
+            kind = type(error)
+            remote = RemoteStepError(f"{kind.__module__}.{kind.__qualname__}", str(error), tb)
+            return pickle.dumps((False, remote, tb, collector.amounts, None))
     try:
-        return pickle.dumps((True, value, None))
+        return pickle.dumps(
+            (True, value, None, collector.amounts, context if returns_context else None)
+        )
     except Exception as error:
-        return pickle.dumps((False, f"{type(error).__name__}: {error}", None))
+        return pickle.dumps(
+            (False, f"{type(error).__name__}: {error}", None, collector.amounts, None)
+        )
 
 
-def unpickle_outcome(address: str, data: bytes) -> Outcome:
-    ok, value, tb = pickle.loads(data)
+def unpickle_outcome(address: str, data: bytes, returns_context: bool) -> Outcome:
+    ok, value, tb, usage, context = pickle.loads(data)
     if ok:
-        return Outcome(value)
-    if isinstance(value, str):  # the output itself could not be pickled in the child
-        return Outcome(None, StepNotPicklable(address, "output", RuntimeError(value)))
-    return Outcome(None, value, tb)
+        outcome = Outcome(value)
+        if returns_context:
+            outcome.context = context
+    elif isinstance(value, str):  # the output itself could not be pickled in the child
+        outcome = Outcome(None, StepNotPicklable(address, "output", RuntimeError(value)))
+    else:
+        outcome = Outcome(None, value, tb)
+    outcome.usage = usage
+    return outcome
 
 
-@functools.cache
 def default_width(executor: str) -> int:
     """How many steps run at once when ``max_concurrency`` is not given."""
     cpus = os.cpu_count() or 1  # ~10 us a call on Linux: hence the cache
@@ -232,20 +324,23 @@ def default_width(executor: str) -> int:
     return min(32, cpus + 4)
 
 
-def make_dispatcher(executor: str | Executor, width: int) -> Dispatcher:
-    """The dispatcher for ``"threaded"``, ``"parallel"`` or an Executor instance."""
-    if isinstance(executor, Executor):
-        return FuturesDispatcher(executor, owned=False)
+def run_width(executor: str | Executor, steps: int, max_concurrency: int | None) -> int:
+    """How many steps of one plan may be active at once on ``executor``."""
+    if max_concurrency is not None:
+        return max_concurrency
+    if isinstance(executor, Executor) or executor == "async":
+        return max(steps, 1)
+    return default_width(executor)
+
+
+def make_pool(executor: str, width: int) -> Executor:
+    """A new pool for ``"threaded"`` or ``"parallel"``, ``width`` workers wide."""
     if executor == "threaded":
-        return FuturesDispatcher(
-            ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowexec"), owned=True
-        )
+        return ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowexec")
     if executor == "parallel":
         # spawn: the same behaviour on every platform, and safe in a threaded parent.
         context = multiprocessing.get_context("spawn")
-        return FuturesDispatcher(
-            ProcessPoolExecutor(max_workers=width, mp_context=context), owned=True
-        )
+        return ProcessPoolExecutor(max_workers=width, mp_context=context)
     raise FlowDefinitionError(unknown_executor(executor))
 
 
@@ -254,10 +349,3 @@ def unknown_executor(executor: object) -> str:
         f"unknown executor {executor!r}; use one of {', '.join(map(repr, EXECUTOR_NAMES))} "
         f"or a concurrent.futures.Executor instance"
     )
-
-
-def bind_call(
-    step_executor: StepExecutor, step: Step[..., Any], inputs: Mapping[str, Any], context: Any
-) -> Callable[[], Any]:
-    """A picklable zero-argument call performing one attempt."""
-    return functools.partial(invoke, step_executor, step, inputs, context)

@@ -17,7 +17,9 @@ from executor.cache._backend import CacheBackend
 from executor.cache._memory import MemoryCache
 
 if TYPE_CHECKING:
+    from executor._composites import SubFlowStep
     from executor._core import OnFailure, StepExecutor
+    from executor._limits import UsageLimits
     from executor._results import FlowResult
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -34,6 +36,7 @@ RUN_OPTIONS = frozenset(
         "plugins",
         "seed",
         "cache",
+        "limits",
     }
 )
 """Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
@@ -121,6 +124,32 @@ class Flow:
                 self._default_cache = MemoryCache()
             return self._default_cache
 
+    def as_step(
+        self,
+        name: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        output: str | None = None,
+        **options: Any,
+    ) -> SubFlowStep:
+        """This flow as a step of another flow.
+
+        Args:
+            name: the step's name in the outer flow (default: this flow's name).
+            inputs: ``{inner_input: outer_name}`` for inputs named differently
+                outside; unmapped inputs keep their names.
+            output: the inner step whose output is the step's output (default: the
+                last step in run order).
+            options: ``retry``, ``timeout``, ``version``, ``critical``, ``cache``.
+
+        Example:
+            >>> clean = Flow("clean", [strip, dedupe])            # doctest: +SKIP
+            >>> Flow("report", [load, clean.as_step(inputs={"rows": "load"}), total])
+            ... # doctest: +SKIP
+        """
+        from executor._composites import SubFlowStep
+
+        return SubFlowStep(self, name if name is not None else self.name, inputs, output, **options)
+
     def step(self, name: str) -> Step[..., Any]:
         """The step called ``name``."""
         try:
@@ -190,6 +219,7 @@ class Flow:
         plugins: Sequence[object] = (),
         seed: int | None = None,
         cache: CacheBackend | None = None,
+        limits: UsageLimits | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Run the flow and return its :class:`~executor.FlowResult`.
@@ -211,6 +241,7 @@ class Flow:
             seed: makes retry jitter reproducible; the result reports the seed used.
             cache: the cache backend for steps whose policy names none (default:
                 :attr:`default_cache`).
+            limits: a :class:`~executor.UsageLimits` budget for the run.
 
         Raises:
             StepFailed: a step failed and ``on_failure`` is ``"stop"``.
@@ -230,6 +261,7 @@ class Flow:
             plugins=plugins,
             seed=seed,
             cache=cache,
+            limits=limits,
         )
 
     async def arun(
@@ -246,6 +278,7 @@ class Flow:
         plugins: Sequence[object] = (),
         seed: int | None = None,
         cache: CacheBackend | None = None,
+        limits: UsageLimits | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Like :meth:`run`, awaited; the default executor is ``"async"``."""
@@ -263,6 +296,7 @@ class Flow:
             plugins=plugins,
             seed=seed,
             cache=cache,
+            limits=limits,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from executor._errors import FlowDefinitionError
@@ -25,6 +25,8 @@ class PlanNode:
     index: int
     """Position in :attr:`Plan.nodes` (the stable step order)."""
     step: Step[..., Any]
+    label: str
+    """The node's part of its address: the step name, a branch name, ``[i]``, ``#k``."""
     upstream: tuple[tuple[str, int], ...]
     """``(parameter, node index)`` for each parameter fed by another step."""
     flow_inputs: tuple[str, ...]
@@ -37,6 +39,15 @@ class PlanNode:
     """Nodes that must wait for this one only for ordering (the critical chain)."""
     waits: int
     """How many nodes must finish before this one may start."""
+    bound: tuple[tuple[str, Any], ...] = ()
+    """Parameters given fixed values (a map item), ahead of any wiring."""
+    direct: bool = field(init=False)
+    """A plain sync leaf without timeout: the sequential driver calls it inline."""
+
+    def __post_init__(self) -> None:
+        target = self.step
+        direct = not (target.is_async or target.is_composite or target.timeout is not None)
+        object.__setattr__(self, "direct", direct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,7 @@ def build_plan(flow_name: str, steps: Iterable[Step[..., Any]]) -> Plan:
         PlanNode(
             index=i,
             step=s,
+            label=s.name,
             upstream=wiring[i][0],
             flow_inputs=wiring[i][1],
             wants_context=wiring[i][2],
@@ -149,4 +161,47 @@ def build_plan(flow_name: str, steps: Iterable[Step[..., Any]]) -> Plan:
         nodes=nodes,
         required_inputs=frozenset(required),
         cached=any(s.cache is not None for s in ordered),
+    )
+
+
+def independent_plan(
+    name: str, entries: Sequence[tuple[Step[..., Any], str, tuple[tuple[str, Any], ...]]]
+) -> Plan:
+    """A plan of nodes that do not feed each other (parallel branches, map items).
+
+    Each entry is ``(step, label, bound)``: every parameter not bound is read from
+    the plan's inputs (or is the context).
+    """
+    nodes = []
+    required: set[str] = set()
+    for i, (target, label, bound) in enumerate(entries):
+        fixed = {param for param, _ in bound}
+        inputs = []
+        wants_context = False
+        for param in target.params:
+            if param.name == CONTEXT_PARAM:
+                wants_context = True
+            elif param.name not in fixed:
+                inputs.append(param.name)
+                if not param.has_default:
+                    required.add(param.name)
+        nodes.append(
+            PlanNode(
+                index=i,
+                step=target,
+                label=label,
+                upstream=(),
+                flow_inputs=tuple(inputs),
+                wants_context=wants_context,
+                dependents=(),
+                followers=(),
+                waits=0,
+                bound=bound,
+            )
+        )
+    return Plan(
+        flow_name=name,
+        nodes=tuple(nodes),
+        required_inputs=frozenset(required),
+        cached=any(target.cache is not None for target, _, _ in entries),
     )

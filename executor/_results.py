@@ -181,6 +181,9 @@ class FlowResult:
     """The id under which a state store persisted the run, if one was given."""
     hook_errors: tuple[HookError, ...] = ()
     """Errors raised by lifecycle hooks; they never change the run's outcome."""
+    usage: Mapping[str, float] = field(default_factory=dict)
+    """What the run used: ``steps`` started, ``seconds``, and every counter that
+    steps reported with ``record_usage``."""
 
     @functools.cached_property
     def outputs(self) -> Mapping[str, Any]:

@@ -1,10 +1,12 @@
 """One run of one plan: the step pipeline shared by every scheduler.
 
 A scheduler decides *when* and *where* a step attempt runs; this module decides
-*what happens around it*, identically for every executor:
+*what happens around it*, identically for every executor and at every nesting
+level (a composite's nested plan gets a RunState of its own):
 
     begin(node)          resolve inputs by name; cache lookup (a hit ends the step
-                         here) or park behind an identical call in flight; step_start
+                         here) or park behind an identical call in flight; usage
+                         limits; step_start
     retry_delay(...)     after a failed attempt: wait and retry, or give up
     complete / finish    store in the cache; record the StepResult; step_error/step_end
     release(node, ok)    the nodes that can start now; skip those that never will
@@ -17,28 +19,22 @@ import enum
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
+from executor._context import replace_all
 from executor._errors import StepTimeout
-from executor._executors import StepExecutor
-from executor._hooks import HookRelay
+from executor._executors import Outcome, Task
+from executor._limits import UsageLimitExceeded
 from executor._plan import Plan, PlanNode
-from executor._results import (
-    ErrorInfo,
-    FlowResult,
-    RunStatus,
-    StepResult,
-    StepStatus,
-)
+from executor._results import ErrorInfo, FlowResult, RunStatus, StepResult, StepStatus
 from executor._retry import jitter_rng
-from executor._run_cache import MISS, RunCache
-from executor.cache._backend import CacheBackend
+from executor._run_cache import MISS
+from executor._runtime import OnFailure, Runtime
 
 # Enum member lookups cost ~0.1 us each on Python 3.11; the hot path reads these.
 _COMPLETED = StepStatus.COMPLETED
 _CACHED = StepStatus.CACHED
 
-OnFailure = Literal["stop", "continue"]
 ON_FAILURE_CHOICES = ("stop", "continue")
 
 
@@ -46,52 +42,63 @@ class Resolved(enum.Enum):
     """What :meth:`RunState.begin` returns when the step is not to be called now."""
 
     DONE = "done"
-    """The step ended without a call (a cache hit, or its key could not be made):
-    release it."""
+    """The step ended without a call (a cache hit, or its key could not be made,
+    or a usage limit refused it): release it."""
     PARKED = "parked"
     """An identical call is in flight; the step begins again when that one ends."""
 
 
 class RunState:
-    """The mutable state of one run. Only the scheduler's thread touches it."""
+    """The mutable state of one run of one plan. Only its driver's thread touches it."""
 
     def __init__(
         self,
         plan: Plan,
         inputs: Mapping[str, Any],
         context: Any,
+        runtime: Runtime,
         *,
-        step_executor: StepExecutor,
-        hooks: HookRelay,
-        on_failure: OnFailure,
-        seed: int,
-        cache: CacheBackend | None = None,
+        prefix: str,
+        order: tuple[int, ...] = (),
+        on_failure: OnFailure = "stop",
+        node_contexts: list[Any] | None = None,
     ) -> None:
         self.plan = plan
         self.nodes = plan.nodes
         self.inputs = inputs
         self.context = context
-        self.step_executor = step_executor
-        self.hooks = hooks
-        self.step_hooks = hooks.has_step_hooks
+        self.node_contexts = node_contexts
+        self.runtime = runtime
+        self.step_executor = runtime.step_executor
+        self.hooks = runtime.hooks
+        self.step_hooks = runtime.step_hooks
+        self.meter = runtime.meter
+        self.limited = runtime.meter.limited
         self.on_failure = on_failure
-        self.seed = seed
-        prefix = plan.flow_name + "/"
+        self.order = order
         self.names = [node.step.name for node in plan.nodes]
-        self.addresses = [prefix + name for name in self.names]
+        self.addresses = [prefix + node.label for node in plan.nodes]
         count = len(plan.nodes)
         self.values: list[Any] = [None] * count
         self.results: list[StepResult | None] = [None] * count
         self.waits = [node.waits for node in plan.nodes]
         self.keys: list[str | None] = [None] * count
-        self.cache = RunCache(cache, context)
+        self._leaders: dict[str, int] = {}  # cache key -> the node computing it
+        self._parked: dict[str, list[int]] = {}  # cache key -> nodes waiting for it
+        self.calls = 0  # step calls started here, when no limit needs the meter to count
         self.first_failure: int | None = None
+        self.limit_error: UsageLimitExceeded | None = None
         self.stopping = False
         self.wall0 = time.time()
         self.perf0 = time.perf_counter()
         self._to_wall = self.wall0 - self.perf0  # perf_counter() + this = wall clock
 
     # -- the pipeline ---------------------------------------------------------------
+
+    def context_of(self, index: int) -> Any:
+        """The context node ``index`` works on (a branch's own copy, or the run's)."""
+        contexts = self.node_contexts
+        return self.context if contexts is None else contexts[index]
 
     def begin(self, node: PlanNode) -> dict[str, Any] | Resolved:
         """The inputs to call ``node`` with, wired by name; fires ``step_start``.
@@ -107,12 +114,24 @@ class RunState:
             for name in node.flow_inputs:
                 if name in given:
                     kwargs[name] = given[name]
+        if node.bound:
+            kwargs.update(node.bound)
         if node.wants_context:
-            kwargs["context"] = self.context
+            kwargs["context"] = self.context_of(node.index)
         if node.step.cache is not None:
             resolved = self._begin_cached(node, kwargs)
             if resolved is not None:
                 return resolved
+        if not node.step.is_composite:
+            if self.limited:  # counted (and checked) under the meter's lock
+                now = time.perf_counter()
+                try:
+                    self.meter.start_step(self.addresses[node.index])
+                except UsageLimitExceeded as error:
+                    self.finish(node, None, error, 0, now, now)
+                    return Resolved.DONE
+            else:
+                self.calls += 1
         if self.step_hooks:
             self.hooks.step_start(self.addresses[node.index], node.step, MappingProxyType(kwargs))
         return kwargs
@@ -121,8 +140,9 @@ class RunState:
         index = node.index
         address = self.addresses[index]
         now = time.perf_counter()
+        cache = self.runtime.cache
         try:
-            key, found = self.cache.fetch(node, inputs, address)
+            key, found = cache.fetch(node, inputs, self.context_of(index), address)
         except Exception as error:
             self.finish(node, None, error, 0, now, now)
             return Resolved.DONE
@@ -144,10 +164,37 @@ class RunState:
                 self.hooks.cache_hit(address, node.step, key)
                 self.hooks.step_end(address, result)
             return Resolved.DONE
-        if not self.cache.claim(key, index):
+        if key in self._leaders:  # single-flight: an identical call is running here
+            self._parked.setdefault(key, []).append(index)
             return Resolved.PARKED
+        self._leaders[key] = index
         self.keys[index] = key
         return None
+
+    def task(self, node: PlanNode, inputs: Mapping[str, Any]) -> Task:
+        """One attempt of leaf ``node``, to run on a pool or a worker process."""
+        index = node.index
+        return Task(
+            self.addresses[index],
+            self.step_executor,
+            node.step,
+            inputs,
+            self.context_of(index),
+            self.meter,
+            node.wants_context,
+        )
+
+    def absorb(self, node: PlanNode, outcome: Outcome) -> Outcome:
+        """Take in what a worker process sent back besides the value: the usage the
+        step reported (checked against the limits now) and the context it left."""
+        if outcome.usage:
+            try:
+                self.meter.add(self.addresses[node.index], outcome.usage)
+            except UsageLimitExceeded as error:
+                return Outcome(None, error)
+        if outcome.error is None and node.wants_context and outcome.context is not None:
+            replace_all(self.context_of(node.index), outcome.context)
+        return outcome
 
     def ended_ok(self, index: int) -> bool:
         """Whether node ``index`` has ended with an output."""
@@ -155,23 +202,27 @@ class RunState:
         return result is not None and result.ok
 
     def unpark(self, node: PlanNode) -> list[int]:
-        """The nodes parked behind ``node``'s call, now free to begin again."""
+        """The nodes parked behind ``node``'s call, free to begin again: they find its
+        entry in the cache, or (if it failed) one of them becomes the next leader."""
         key = self.keys[node.index]
-        if key is None or not self.cache.parked:
-            if key is not None:
-                self.cache.leaders.pop(key, None)
+        if key is None:
             return []
-        return self.cache.release(key)
+        self._leaders.pop(key, None)
+        return self._parked.pop(key, [])
 
     def retry_delay(
         self, node: PlanNode, failed_attempts: int, error: BaseException
     ) -> float | None:
         """Seconds until the next attempt, or ``None`` when the step has failed for good."""
         retry = node.step.retry
-        if self.stopping or not retry.should_retry(failed_attempts, error):
+        if (
+            self.stopping
+            or isinstance(error, UsageLimitExceeded)
+            or not retry.should_retry(failed_attempts, error)
+        ):
             return None
         address = self.addresses[node.index]
-        rng = jitter_rng(self.seed, address, failed_attempts) if retry.jitter else None
+        rng = jitter_rng(self.runtime.seed, address, failed_attempts) if retry.jitter else None
         delay = retry.delay(failed_attempts, rng)
         if self.step_hooks:
             self.hooks.step_retry(address, node.step, failed_attempts, error, delay)
@@ -195,7 +246,7 @@ class RunState:
         key = self.keys[index]
         if key is not None:
             try:
-                self.cache.store(node, key, value, self.addresses[index])
+                self.runtime.cache.store(node, key, value, self.addresses[index])
             except Exception as error:
                 return self.finish(node, None, error, attempts, started, ended)
         self.values[index] = value
@@ -240,7 +291,11 @@ class RunState:
         if not cancelled:
             if self.first_failure is None:
                 self.first_failure = index
-            if self.on_failure == "stop":
+            if isinstance(error, UsageLimitExceeded):
+                # A budget is not a step's failure to tolerate: the run stops.
+                self.limit_error = self.limit_error or error
+                self.stopping = True
+            elif self.on_failure == "stop":
                 self.stopping = True
             if self.step_hooks:
                 self.hooks.step_error(address, node.step, error)
@@ -309,18 +364,30 @@ class RunState:
 
     # -- the end ----------------------------------------------------------------------
 
-    def to_result(self, ended_perf: float) -> FlowResult:
-        """The FlowResult of this run, steps in plan order."""
-        steps = {
-            self.addresses[i]: result for i, result in enumerate(self.results) if result is not None
-        }
-        ok = self.first_failure is None and len(steps) == len(self.nodes)
+    def ordered_results(self) -> list[tuple[tuple[int, ...], StepResult]]:
+        """This level's results with their sort keys (composites sort before their
+        nested steps, nested runs by their order)."""
+        order = self.order
+        return [
+            ((*order, index), result)
+            for index, result in enumerate(self.results)
+            if result is not None
+        ]
+
+    def to_result(self, ended_perf: float, state_id: str | None = None) -> FlowResult:
+        """The FlowResult of a top-level run: every address, in a stable order."""
+        entries = self.ordered_results() + self.runtime.nested()
+        entries.sort(key=lambda entry: entry[0])
+        steps = {result.address: result for _, result in entries}
+        ok = self.first_failure is None and all(r is not None for r in self.results)
         return FlowResult(
             flow=self.plan.flow_name,
             status=RunStatus.COMPLETED if ok else RunStatus.FAILED,
             steps=MappingProxyType(steps),
             started_at=self.wall0,
             ended_at=self.wall0 + (ended_perf - self.perf0),
-            seed=self.seed,
+            seed=self.runtime.seed,
+            state_id=state_id,
             hook_errors=self.hooks.errors,
+            usage=MappingProxyType(self.meter.usage(self.calls + self.runtime.nested_calls())),
         )

@@ -1,14 +1,13 @@
-"""The cache stage of one run: keys, lookups, single-flight, stores.
+"""The cache stage of one run: keys, lookups and stores, for every nesting level.
 
-Concurrent identical calls in one run compute once: the first claims the key, the
-others park behind it. When the leader ends they begin again and, if it
-succeeded, find its entry in the cache (status CACHED); if it failed, one of them
-becomes the next leader and runs.
+(Single-flight, parking identical calls behind the first, is per nesting level and
+lives in RunState.)
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from executor._codec import CodecError
@@ -23,15 +22,22 @@ MISS = object()
 
 
 class RunCache:
-    """Per run: the default backend, keys by node, and calls in flight by key."""
+    """Per run: the default backend, and how to key, look up and store a call."""
 
-    def __init__(self, backend: CacheBackend | None, context: Any) -> None:
-        self.backend = backend
-        self.context = context
-        self.leaders: dict[str, int] = {}
-        self.parked: dict[str, list[int]] = {}
+    def __init__(self, backend: CacheBackend | None, fallback: Callable[[], CacheBackend]) -> None:
+        self._backend = backend
+        self._fallback = fallback
 
-    def fetch(self, node: PlanNode, inputs: dict[str, Any], address: str) -> tuple[str, Any]:
+    @property
+    def backend(self) -> CacheBackend:
+        """The run's backend: the one given, else the flow's default (made on demand)."""
+        if self._backend is None:
+            self._backend = self._fallback()
+        return self._backend
+
+    def fetch(
+        self, node: PlanNode, inputs: dict[str, Any], context: Any, address: str
+    ) -> tuple[str, Any]:
         """The call's key and its cached output, or :data:`MISS` as the output.
 
         Raises CacheKeyError for inputs with no stable encoding (and whatever a
@@ -39,7 +45,8 @@ class RunCache:
         """
         policy = node.step.cache
         assert policy is not None
-        context = self.context if policy.include_context else None
+        if not policy.include_context:
+            context = None
         if policy.key is None:
             key = KEY_GENERATOR.key(node.step, inputs, context, address=address)
         else:
@@ -47,7 +54,6 @@ class RunCache:
                 node.step, policy.key(inputs), "CachePolicy.key(inputs)", context, address=address
             )
         backend = policy.cache if policy.cache is not None else self.backend
-        assert backend is not None  # ExecutorCore supplies one whenever a plan is cached
         text = backend.get(key)
         if text is None:
             return key, MISS
@@ -60,24 +66,10 @@ class RunCache:
             )
             return key, MISS
 
-    def claim(self, key: str, index: int) -> bool:
-        """Whether node ``index`` leads the call ``key`` (else it is parked behind it)."""
-        if key in self.leaders:
-            self.parked.setdefault(key, []).append(index)
-            return False
-        self.leaders[key] = index
-        return True
-
     def store(self, node: PlanNode, key: str, value: Any, address: str) -> None:
         """Encode and store a completed call's output (raises CodecError if it cannot)."""
         policy = node.step.cache
         assert policy is not None
         text = policy.value_codec.dumps(value, f"{address} output")
         backend = policy.cache if policy.cache is not None else self.backend
-        assert backend is not None
         backend.put(key, text, policy.ttl)
-
-    def release(self, key: str) -> list[int]:
-        """The call ``key`` ended: the nodes parked behind it, to begin again."""
-        self.leaders.pop(key, None)
-        return self.parked.pop(key, [])

@@ -8,13 +8,15 @@ and every hook runs in the thread that called ``run``.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+from collections.abc import Callable
 from concurrent.futures import CancelledError
 from time import perf_counter
 from typing import Any
 
-from executor._executors import Dispatcher, attempt, bind_call
+from executor._executors import Dispatcher, Task, attempt
 from executor._run import Resolved, RunState
 
 
@@ -42,14 +44,25 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     waiting: list[tuple[float, int, _Active, BaseException]] = []
     active = 0
     lone_inline = dispatcher.runs_lone_steps_inline
-    step_executor = state.step_executor
-    context = state.context
+    runtime = state.runtime
 
     def launch(step: _Active) -> None:
-        node = nodes[step.index]
+        index = step.index
+        node = nodes[index]
         step.attempt += 1
         timeout = node.step.timeout
-        call = bind_call(step_executor, node.step, step.inputs, context)
+        task: Task | None = None
+        if node.step.is_composite:
+            call: Callable[[], Any] = functools.partial(
+                runtime.run_composite,
+                node.step,
+                step.inputs,
+                state.context_of(index),
+                state.addresses[index],
+                (*state.order, index),
+            )
+        else:
+            call = task = state.task(node, step.inputs)
         if lone_inline and timeout is None and not (in_flight or ready or waiting):
             # Nothing else runs, waits or can start before this step ends, so a
             # thread hop (~100 us) buys nothing: run it here.
@@ -63,7 +76,12 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
         in_flight[token] = step
         if timeout is not None:
             heapq.heappush(deadlines, (perf_counter() + timeout, token))
-        dispatcher.submit(token, state.addresses[step.index], call, timeout is not None)
+        if task is None:
+            # A composite coordinates nested work on the same pool: it gets a thread
+            # of its own, never a pool worker (which could starve the pool).
+            dispatcher.submit_thread(token, state.addresses[index], call)
+        else:
+            dispatcher.submit(token, task)
 
     def settle(
         step: _Active,
@@ -142,6 +160,8 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             token, outcome = got
             finished = in_flight.pop(token, None)
             if finished is not None:
+                if outcome.usage is not None:  # from a worker process
+                    outcome = state.absorb(nodes[finished.index], outcome)
                 if outcome.error is None:
                     settle(finished, outcome.value, None, None)
                 else:

@@ -8,12 +8,15 @@ timeout is a wait on a daemon thread (a stuck step never keeps the process alive
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from executor._executors import Outcome, attempt, bind_call, call_step, invoke
+from executor._executors import Outcome, attempt, call_step, invoke
+from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
 from executor._run import RunState
 
@@ -23,31 +26,37 @@ def run_sequential(state: RunState) -> None:
     results = state.results
     begin = state.begin
     complete = state.complete
-    # The common case, a sync step without timeout run by the default step
-    # executor, is called right here: one call, no retry loop unless it fails.
+    addresses = state.addresses
+    # The common case, a plain sync step run by the default step executor, is
+    # called right here: one call, no retry loop unless it fails.
     default_executor = state.step_executor is call_step
-    for node in state.nodes:
-        if state.stopping:
-            break
-        if results[node.index] is not None:
-            continue  # skipped: an upstream step did not complete
-        inputs = begin(node)
-        if type(inputs) is not dict:  # resolved without a call (a cache hit)
-            if not state.ended_ok(node.index):
-                state.release(node, False)
-            continue
-        step = node.step
-        started = perf_counter()
-        if default_executor and not step.is_async and step.timeout is None:
-            try:
-                value = step.fn(**inputs)
-            except Exception as error:
-                _retry_or_fail(state, node, inputs, started, error)
-            else:
-                if not complete(node, value, 1, started, perf_counter()):
+    scope = Scope(state.meter, "")  # record_usage reports here; the address moves along
+    token = _SCOPE.set(scope)
+    try:
+        for node in state.nodes:
+            if state.stopping:
+                break
+            if results[node.index] is not None:
+                continue  # skipped: an upstream step did not complete
+            scope.address = addresses[node.index]
+            inputs = begin(node)
+            if type(inputs) is not dict:  # resolved without a call (a cache hit)
+                if not state.ended_ok(node.index):
                     state.release(node, False)
-        else:
-            _attempts(state, node, inputs, started, 0)
+                continue
+            started = perf_counter()
+            if default_executor and node.direct:
+                try:
+                    value = node.step.fn(**inputs)
+                except Exception as error:
+                    _retry_or_fail(state, node, inputs, started, error)
+                else:
+                    if not complete(node, value, 1, started, perf_counter()):
+                        state.release(node, False)
+            else:
+                _attempts(state, node, inputs, started, 0)
+    finally:
+        _SCOPE.reset(token)
     state.skip_unstarted()
 
 
@@ -68,15 +77,15 @@ def _attempts(
 ) -> None:
     """Attempts ``done + 1``, ``done + 2``, ... of ``node`` until one completes or
     the retry policy gives up."""
-    step = node.step
+    call = _call_of(state, node, inputs)
     attempts = done
     while True:
         attempts += 1
         try:
-            if step.timeout is None:
-                value = invoke(state.step_executor, step, inputs, state.context)
+            if node.step.timeout is None:
+                value = call()
             else:
-                value = _with_timeout(state, node, inputs, attempts)
+                value = _with_timeout(state, node, call, attempts)
         except Exception as error:
             delay = state.retry_delay(node, attempts, error)
             if delay is None:
@@ -90,18 +99,36 @@ def _attempts(
             return
 
 
-def _with_timeout(state: RunState, node: PlanNode, inputs: dict[str, Any], attempts: int) -> Any:
+def _call_of(state: RunState, node: PlanNode, inputs: dict[str, Any]) -> Callable[[], Any]:
+    """One attempt of ``node`` as a call: a composite's nested run, or the step."""
+    index = node.index
+    context = state.context_of(index)
+    if node.step.is_composite:
+        return functools.partial(
+            state.runtime.run_composite,
+            node.step,
+            inputs,
+            context,
+            state.addresses[index],
+            (*state.order, index),
+        )
+    return functools.partial(invoke, state.step_executor, node.step, inputs, context)
+
+
+def _with_timeout(state: RunState, node: PlanNode, call: Callable[[], Any], attempts: int) -> Any:
     timeout = node.step.timeout
     assert timeout is not None
-    call = bind_call(state.step_executor, node.step, inputs, state.context)
     box: list[Outcome] = []
     done = threading.Event()
+    address = state.addresses[node.index]
+    # Its own scope: the run's moves on to the next step if this one times out.
+    scope = Scope(state.meter, address)
 
     def run() -> None:
+        _SCOPE.set(scope)  # a new thread starts with an empty context
         box.append(attempt(call))
         done.set()
 
-    address = state.addresses[node.index]
     threading.Thread(target=run, name=f"flowexec {address}", daemon=True).start()
     if not done.wait(timeout):
         raise state.timeout_error(node, attempts)

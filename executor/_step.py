@@ -6,8 +6,9 @@ import functools
 import importlib
 import inspect
 import keyword
+import marshal
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -48,6 +49,8 @@ class Step(Generic[P, R]):
     cache: CachePolicy | None
     params: tuple[StepParam, ...]
     is_async: bool
+    is_composite: bool = False
+    """Composite steps (parallel, map_over, ...) run nested plans instead of a call."""
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class Step(Generic[P, R]):
         version: str | None = None,
         critical: bool = False,
         cache: CachePolicy | None = None,
+        params: tuple[StepParam, ...] | None = None,
     ) -> None:
         if not callable(fn):
             raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
@@ -76,11 +80,22 @@ class Step(Generic[P, R]):
                 f"step {self.name!r}: cache must be a CachePolicy or None, got {cache!r}"
             )
         self.cache = cache
-        self.params = _params_of(self.name, fn)
+        self.params = _params_of(self.name, fn) if params is None else params
         self.is_async = inspect.iscoroutinefunction(fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
+
+    def program(
+        self, inputs: dict[str, Any], context: Any, address: str, order: tuple[int, ...]
+    ) -> Generator[Any, Any, Any]:
+        """A composite's body (see ``executor._composites``); a leaf step has none."""
+        raise TypeError(f"step {self.name!r} is not a composite step")
+
+    def identity_material(self) -> bytes:
+        """What the cache hashes for this step's identity when it has no ``version``:
+        its function's source (composites: their parts' identities)."""
+        return _source_material(self.fn)
 
     def __repr__(self) -> str:
         return f"<Step {self.name!r} of {_qualified_name(self.fn)}>"
@@ -131,6 +146,16 @@ def _module_attribute(module: str | None, qualname: str) -> object:
     except (ImportError, AttributeError):
         return None
     return found
+
+
+def _source_material(fn: Callable[..., Any]) -> bytes:
+    try:
+        return inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        if code is None:  # a callable object: its class's source stands for it
+            return _source_material(type(fn).__call__)
+        return marshal.dumps(code)  # no source file (exec, REPL): the bytecode
 
 
 def _rebuild_step(

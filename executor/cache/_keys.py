@@ -25,7 +25,6 @@ import hashlib
 import inspect
 import json
 import json.encoder
-import marshal
 import pathlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -49,7 +48,8 @@ def step_identity(step: Step[..., Any]) -> str:
         if step.version is not None:
             found = f"{step.name}@version:{step.version}"
         else:
-            found = f"{step.name}@source:{_source_digest(step.fn)}"
+            digest = hashlib.sha256(step.identity_material()).hexdigest()[:24]
+            found = f"{step.name}@source:{digest}"
         step.__dict__["_flowexec_identity"] = found
     return str(found)
 
@@ -62,17 +62,6 @@ def _prefix(step: Step[..., Any]) -> bytes:
         found = KEY_FORMAT + _sized(b"S", step_identity(step).encode())
         step.__dict__["_flowexec_key_prefix"] = found
     return found
-
-
-def _source_digest(fn: Callable[..., Any]) -> str:
-    try:
-        data = inspect.getsource(fn).encode()
-    except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
-        if code is None:  # a callable object: its class's source stands for it
-            return _source_digest(type(fn).__call__)
-        data = marshal.dumps(code)  # no source file (exec, REPL): the bytecode
-    return hashlib.sha256(data).hexdigest()[:24]
 
 
 def _type_name(kind: type) -> bytes:
