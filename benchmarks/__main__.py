@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_cache, bench_core
+from benchmarks import bench_cache, bench_composites, bench_core
 from benchmarks._harness import report
 
-SUITES = {"core": bench_core.run, "cache": bench_cache.run}
+SUITES = {
+    "core": bench_core.run,
+    "cache": bench_cache.run,
+    "composites": bench_composites.run,
+}
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from executor._async_scheduler import run_async
 from executor._errors import FlowDefinitionError, StepFailed
 from executor._executors import (
     EXECUTOR_NAMES,
-    FuturesDispatcher,
     StepExecutor,
     call_step,
     run_coroutine,
@@ -134,9 +133,7 @@ class ExecutorCore:
             if self.executor == "sequential":
                 run_sequential(state)
             else:
-                dispatcher = FuturesDispatcher(
-                    runtime.pool(self.executor), owned=False, inline=self.executor == "threaded"
-                )
+                dispatcher = runtime.dispatcher(self.executor)
                 try:
                     run_sync(state, dispatcher, runtime.width)
                 finally:

@@ -167,6 +167,9 @@ class Dispatcher(Protocol):
     """Whether a step that could not overlap anything may run in the scheduler's
     thread instead (true for the engine's own thread pool only: a process pool or
     a user's executor was chosen for where it runs code)."""
+    capacity: int | None
+    """How many attempts the executor runs at once, when known (the engine's own
+    pools); ``None`` for an executor of the user's."""
 
     def submit(self, token: int, task: Task) -> None:
         """Start ``task`` under ``token``."""
@@ -193,9 +196,12 @@ class FuturesDispatcher:
     precisely (:class:`StepNotPicklable`) instead of as a broken pool.
     """
 
-    def __init__(self, executor: Executor, *, owned: bool, inline: bool = False) -> None:
+    def __init__(
+        self, executor: Executor, *, owned: bool, inline: bool = False, capacity: int | None = None
+    ) -> None:
         self._executor = executor
         self._owned = owned
+        self.capacity = capacity
         self._pickled = isinstance(executor, ProcessPoolExecutor)
         self.runs_lone_steps_inline = inline and isinstance(executor, ThreadPoolExecutor)
         self._futures: dict[int, Future[Any]] = {}
@@ -314,6 +320,7 @@ def unpickle_outcome(address: str, data: bytes, returns_context: bool) -> Outcom
     return outcome
 
 
+@functools.cache
 def default_width(executor: str) -> int:
     """How many steps run at once when ``max_concurrency`` is not given."""
     cpus = os.cpu_count() or 1  # ~10 us a call on Linux: hence the cache

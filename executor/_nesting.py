@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from executor._async_scheduler import run_async
-from executor._executors import FuturesDispatcher, run_coroutine, run_width
+from executor._executors import run_coroutine, run_width
 from executor._run import RunState
 from executor._runtime import Program, Runtime, SubRun, SubRunResult
 from executor._scheduler import run_sync
@@ -54,7 +54,7 @@ def _state(runtime: Runtime, request: SubRun) -> RunState:
 
 
 def _ended(runtime: Runtime, state: RunState) -> SubRunResult:
-    runtime.add_nested(state.ordered_results(), state.calls)
+    runtime.add_nested(state.ordered_results(), state.calls())
     return SubRunResult(
         results=[r for r in state.results if r is not None], values=list(state.values)
     )
@@ -70,9 +70,7 @@ def run_sub_sync(runtime: Runtime, request: SubRun) -> SubRunResult:
     elif executor == "async":
         run_coroutine(run_async(state, width, runtime.threads()))
     else:
-        dispatcher = FuturesDispatcher(
-            runtime.pool(executor), owned=False, inline=executor == "threaded"
-        )
+        dispatcher = runtime.dispatcher(executor)
         try:
             run_sync(state, dispatcher, width)
         finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from executor._errors import FlowDefinitionError
@@ -18,36 +18,66 @@ from executor._names import CONTEXT_PARAM
 from executor._step import Step
 
 
-@dataclass(frozen=True, slots=True)
 class PlanNode:
-    """One step of a plan and how to feed it."""
+    """One step of a plan and how to feed it. Read-only by convention: a plain
+    slotted class, because a map builds one per item (a frozen dataclass costs ~3 us
+    to build, this ~0.7 us)."""
 
-    index: int
-    """Position in :attr:`Plan.nodes` (the stable step order)."""
-    step: Step[..., Any]
-    label: str
-    """The node's part of its address: the step name, a branch name, ``[i]``, ``#k``."""
-    upstream: tuple[tuple[str, int], ...]
-    """``(parameter, node index)`` for each parameter fed by another step."""
-    flow_inputs: tuple[str, ...]
-    """Parameters fed by flow inputs of the same name."""
-    wants_context: bool
-    """Whether the step has a ``context`` parameter."""
-    dependents: tuple[int, ...]
-    """Nodes that consume this node's output."""
-    followers: tuple[int, ...]
-    """Nodes that must wait for this one only for ordering (the critical chain)."""
-    waits: int
-    """How many nodes must finish before this one may start."""
-    bound: tuple[tuple[str, Any], ...] = ()
-    """Parameters given fixed values (a map item), ahead of any wiring."""
-    direct: bool = field(init=False)
-    """A plain sync leaf without timeout: the sequential driver calls it inline."""
+    __slots__ = (
+        "bound",
+        "dependents",
+        "direct",
+        "flow_inputs",
+        "followers",
+        "index",
+        "label",
+        "step",
+        "upstream",
+        "waits",
+        "wants_context",
+    )
 
-    def __post_init__(self) -> None:
-        target = self.step
-        direct = not (target.is_async or target.is_composite or target.timeout is not None)
-        object.__setattr__(self, "direct", direct)
+    def __init__(
+        self,
+        *,
+        index: int,
+        step: Step[..., Any],
+        label: str,
+        upstream: tuple[tuple[str, int], ...],
+        flow_inputs: tuple[str, ...],
+        wants_context: bool,
+        dependents: tuple[int, ...],
+        followers: tuple[int, ...],
+        waits: int,
+        bound: tuple[tuple[str, Any], ...] = (),
+        direct: bool | None = None,
+    ) -> None:
+        self.index = index
+        """Position in :attr:`Plan.nodes` (the stable step order)."""
+        self.step = step
+        self.label = label
+        """The node's part of its address: the step name, a branch name, ``[i]``, ``#k``."""
+        self.upstream = upstream
+        """``(parameter, node index)`` for each parameter fed by another step."""
+        self.flow_inputs = flow_inputs
+        """Parameters fed by flow inputs of the same name."""
+        self.wants_context = wants_context
+        """Whether the step has a ``context`` parameter."""
+        self.dependents = dependents
+        """Nodes that consume this node's output."""
+        self.followers = followers
+        """Nodes that must wait for this one only for ordering (the critical chain)."""
+        self.waits = waits
+        """How many nodes must finish before this one may start."""
+        self.bound = bound
+        """Parameters given fixed values (a map item), ahead of any wiring."""
+        if direct is None:
+            direct = not (step.is_async or step.is_composite or step.timeout is not None)
+        self.direct = direct
+        """A plain sync leaf without timeout: the sequential driver calls it inline."""
+
+    def __repr__(self) -> str:
+        return f"<PlanNode {self.index} {self.label!r}: {self.step!r}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +90,11 @@ class Plan:
     """Flow inputs the planned steps need and have no default for."""
     cached: bool = False
     """Whether any planned step has a cache policy."""
+
+    @property
+    def has_composites(self) -> bool:
+        """Whether any planned step is a composite."""
+        return any(node.step.is_composite for node in self.nodes)
 
     @property
     def roots(self) -> list[int]:
@@ -174,29 +209,36 @@ def independent_plan(
     """
     nodes = []
     required: set[str] = set()
+    wiring: dict[tuple[Step[..., Any], tuple[str, ...]], tuple[tuple[str, ...], bool, bool]] = {}
     for i, (target, label, bound) in enumerate(entries):
-        fixed = {param for param, _ in bound}
-        inputs = []
-        wants_context = False
-        for param in target.params:
-            if param.name == CONTEXT_PARAM:
-                wants_context = True
-            elif param.name not in fixed:
-                inputs.append(param.name)
-                if not param.has_default:
-                    required.add(param.name)
+        fixed = tuple(param for param, _ in bound)
+        shape = (target, fixed)  # a map's items share one target: split its params once
+        found = wiring.get(shape)
+        if found is None:
+            inputs = []
+            wants_context = False
+            for param in target.params:
+                if param.name == CONTEXT_PARAM:
+                    wants_context = True
+                elif param.name not in fixed:
+                    inputs.append(param.name)
+                    if not param.has_default:
+                        required.add(param.name)
+            direct = not (target.is_async or target.is_composite or target.timeout is not None)
+            found = wiring[shape] = (tuple(inputs), wants_context, direct)
         nodes.append(
             PlanNode(
                 index=i,
                 step=target,
                 label=label,
                 upstream=(),
-                flow_inputs=tuple(inputs),
-                wants_context=wants_context,
+                flow_inputs=found[0],
+                wants_context=found[1],
                 dependents=(),
                 followers=(),
                 waits=0,
                 bound=bound,
+                direct=found[2],
             )
         )
     return Plan(
@@ -204,4 +246,35 @@ def independent_plan(
         nodes=tuple(nodes),
         required_inputs=frozenset(required),
         cached=any(target.cache is not None for target, _, _ in entries),
+    )
+
+
+def item_plan(name: str, target: Step[..., Any], param: str, items: Sequence[Any]) -> Plan:
+    """A plan running ``target`` once per item, the item bound to ``param`` and the
+    node labelled ``[i]``: :func:`independent_plan` for a map, with the wiring
+    worked out once instead of per item."""
+    template = independent_plan(name, [(target, "[0]", ((param, None),))])
+    first = template.nodes[0]
+    flow_inputs, wants_context, direct = first.flow_inputs, first.wants_context, first.direct
+    nodes = tuple(
+        PlanNode(
+            index=i,
+            step=target,
+            label=f"[{i}]",
+            upstream=(),
+            flow_inputs=flow_inputs,
+            wants_context=wants_context,
+            dependents=(),
+            followers=(),
+            waits=0,
+            bound=((param, item),),
+            direct=direct,
+        )
+        for i, item in enumerate(items)
+    )
+    return Plan(
+        flow_name=name,
+        nodes=nodes,
+        required_inputs=template.required_inputs,
+        cached=template.cached,
     )

@@ -85,7 +85,6 @@ class RunState:
         self.keys: list[str | None] = [None] * count
         self._leaders: dict[str, int] = {}  # cache key -> the node computing it
         self._parked: dict[str, list[int]] = {}  # cache key -> nodes waiting for it
-        self.calls = 0  # step calls started here, when no limit needs the meter to count
         self.first_failure: int | None = None
         self.limit_error: UsageLimitExceeded | None = None
         self.stopping = False
@@ -122,16 +121,13 @@ class RunState:
             resolved = self._begin_cached(node, kwargs)
             if resolved is not None:
                 return resolved
-        if not node.step.is_composite:
-            if self.limited:  # counted (and checked) under the meter's lock
-                now = time.perf_counter()
-                try:
-                    self.meter.start_step(self.addresses[node.index])
-                except UsageLimitExceeded as error:
-                    self.finish(node, None, error, 0, now, now)
-                    return Resolved.DONE
-            else:
-                self.calls += 1
+        if self.limited and not node.step.is_composite:  # counted under the meter's lock
+            now = time.perf_counter()
+            try:
+                self.meter.start_step(self.addresses[node.index])
+            except UsageLimitExceeded as error:
+                self.finish(node, None, error, 0, now, now)
+                return Resolved.DONE
         if self.step_hooks:
             self.hooks.step_start(self.addresses[node.index], node.step, MappingProxyType(kwargs))
         return kwargs
@@ -251,16 +247,29 @@ class RunState:
                 return self.finish(node, None, error, attempts, started, ended)
         self.values[index] = value
         to_wall = self._to_wall
-        result = StepResult._record(
-            self.addresses[index],
-            self.names[index],
-            _COMPLETED,
-            value,
-            attempts,
-            to_wall + started,
-            to_wall + ended,
-            cache_key=key,
-        )
+        if key is None:
+            result = StepResult._record(
+                self.addresses[index],
+                self.names[index],
+                _COMPLETED,
+                value,
+                attempts,
+                to_wall + started,
+                to_wall + ended,
+            )
+        else:
+            result = StepResult._record(
+                self.addresses[index],
+                self.names[index],
+                _COMPLETED,
+                value,
+                attempts,
+                to_wall + started,
+                to_wall + ended,
+                None,
+                None,
+                key,
+            )
         self.results[index] = result
         if self.step_hooks:
             self.hooks.step_end(result.address, result)
@@ -364,6 +373,18 @@ class RunState:
 
     # -- the end ----------------------------------------------------------------------
 
+    def calls(self) -> int:
+        """Step calls started at this level (leaves with at least one attempt); the
+        meter counts them itself when a limit needs it."""
+        if self.limited:
+            return 0
+        nodes = self.nodes
+        return sum(
+            1
+            for index, result in enumerate(self.results)
+            if result is not None and result.attempts and not nodes[index].step.is_composite
+        )
+
     def ordered_results(self) -> list[tuple[tuple[int, ...], StepResult]]:
         """This level's results with their sort keys (composites sort before their
         nested steps, nested runs by their order)."""
@@ -376,10 +397,14 @@ class RunState:
 
     def to_result(self, ended_perf: float, state_id: str | None = None) -> FlowResult:
         """The FlowResult of a top-level run: every address, in a stable order."""
-        entries = self.ordered_results() + self.runtime.nested()
-        entries.sort(key=lambda entry: entry[0])
-        steps = {result.address: result for _, result in entries}
-        ok = self.first_failure is None and all(r is not None for r in self.results)
+        nested = self.runtime.nested()
+        if nested:
+            entries = self.ordered_results() + nested
+            entries.sort(key=lambda entry: entry[0])
+            steps = {result.address: result for _, result in entries}
+        else:  # already in plan order
+            steps = {result.address: result for result in self.results if result is not None}
+        ok = self.first_failure is None and len(steps) >= len(self.nodes)
         return FlowResult(
             flow=self.plan.flow_name,
             status=RunStatus.COMPLETED if ok else RunStatus.FAILED,
@@ -389,5 +414,5 @@ class RunState:
             seed=self.runtime.seed,
             state_id=state_id,
             hook_errors=self.hooks.errors,
-            usage=MappingProxyType(self.meter.usage(self.calls + self.runtime.nested_calls())),
+            usage=MappingProxyType(self.meter.usage(self.calls() + self.runtime.nested_calls())),
         )

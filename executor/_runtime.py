@@ -15,17 +15,26 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from executor._executors import StepExecutor, default_width, make_pool
+from executor._executors import (
+    Dispatcher,
+    FuturesDispatcher,
+    StepExecutor,
+    default_width,
+    make_pool,
+)
 from executor._hooks import HookRelay
 from executor._limits import UsageMeter
 from executor._plan import Plan
-from executor._results import StepResult
+from executor._results import StepResult, StepStatus
 from executor._run_cache import RunCache
+from executor._threads import ThreadDispatcher, WorkerPool
 
 if TYPE_CHECKING:
     from executor._step import Step
 
 OnFailure = Literal["stop", "continue"]
+_FAILED = StepStatus.FAILED
+_TIMED_OUT = StepStatus.TIMED_OUT
 
 
 @dataclass
@@ -60,7 +69,7 @@ class SubRunResult:
     def failure(self) -> StepResult | None:
         """The first node (in plan order) that failed or timed out, if any."""
         for result in self.results:
-            if result.status.value in ("failed", "timed_out"):
+            if result.status is _FAILED or result.status is _TIMED_OUT:
                 return result
         return None
 
@@ -99,6 +108,8 @@ class Runtime:
         self._arun_composite = arun_composite
         self._lock = threading.Lock()
         self._pools: dict[str, Executor] = {}
+        self._capacities: dict[str, int] = {}
+        self._workers: WorkerPool | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._nested: list[tuple[tuple[int, ...], StepResult]] = []
         self._nested_calls = 0
@@ -138,7 +149,21 @@ class Runtime:
             if found is None:
                 width = self.max_concurrency or default_width(executor)
                 found = self._pools[executor] = make_pool(executor, width)
+                self._capacities[executor] = width
             return found
+
+    def dispatcher(self, executor: str | Executor) -> Dispatcher:
+        """A dispatcher over the run's shared pool for ``executor`` (one per nesting
+        level): the engine's own worker threads for ``"threaded"``, futures otherwise."""
+        if executor == "threaded":
+            with self._lock:
+                if self._workers is None:
+                    self._workers = WorkerPool(self.max_concurrency or default_width("threaded"))
+                workers = self._workers
+            return ThreadDispatcher(workers)
+        pool = self.pool(executor)
+        capacity = None if isinstance(executor, Executor) else self._capacities[executor]
+        return FuturesDispatcher(pool, owned=False, capacity=capacity)
 
     def threads(self) -> ThreadPoolExecutor:
         """The thread pool sync steps use on ``"async"``."""
@@ -159,6 +184,9 @@ class Runtime:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
             threads, self._threads = self._threads, None
+            workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.close()
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
         if threads is not None:

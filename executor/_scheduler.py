@@ -44,6 +44,14 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     waiting: list[tuple[float, int, _Active, BaseException]] = []
     active = 0
     lone_inline = dispatcher.runs_lone_steps_inline
+    # When the pool itself runs at most `width` attempts at once, attempts queued in
+    # it are not running: queue up to one pool's worth more, so workers never idle
+    # waiting for this thread to hand out the next step. Composites run on threads
+    # of their own, outside that bound, so plans with them keep the plain limit.
+    capacity = dispatcher.capacity
+    limit = width
+    if capacity is not None and capacity <= width and not state.plan.has_composites:
+        limit = width + capacity
     runtime = state.runtime
 
     def launch(step: _Active) -> None:
@@ -135,7 +143,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
         now = perf_counter()
         while waiting and waiting[0][0] <= now:
             launch(heapq.heappop(waiting)[2])
-        while ready and active < width and not state.stopping:
+        while ready and active < limit and not state.stopping:
             index = heapq.heappop(ready)
             inputs = state.begin(nodes[index])
             if type(inputs) is not dict:
