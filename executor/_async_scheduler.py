@@ -56,8 +56,8 @@ async def run_async(state: RunState, width: int, threads: ThreadPoolExecutor) ->
                 index = heapq.heappop(ready)
                 inputs = state.begin(nodes[index])
                 if type(inputs) is not dict:
-                    if inputs is Resolved.DONE:
-                        ok = state.ended_ok(index)
+                    if inputs is not Resolved.PARKED:
+                        ok = inputs is Resolved.HIT
                         for newly_ready in state.release(nodes[index], ok):
                             heapq.heappush(ready, newly_ready)
                     continue

@@ -41,9 +41,11 @@ ON_FAILURE_CHOICES = ("stop", "continue")
 class Resolved(enum.Enum):
     """What :meth:`RunState.begin` returns when the step is not to be called now."""
 
-    DONE = "done"
-    """The step ended without a call (a cache hit, or its key could not be made,
-    or a usage limit refused it): release it."""
+    HIT = "hit"
+    """The step ended with an output from the cache: release it as completed."""
+    FAILED = "failed"
+    """The step ended without a call and without an output (its cache key could not
+    be made, or a usage limit refused it): release it as failed."""
     PARKED = "parked"
     """An identical call is in flight; the step begins again when that one ends."""
 
@@ -127,7 +129,7 @@ class RunState:
                 self.meter.start_step(self.addresses[node.index])
             except UsageLimitExceeded as error:
                 self.finish(node, None, error, 0, now, now)
-                return Resolved.DONE
+                return Resolved.FAILED
         if self.step_hooks:
             self.hooks.step_start(self.addresses[node.index], node.step, MappingProxyType(kwargs))
         return kwargs
@@ -141,7 +143,7 @@ class RunState:
             key, found = cache.fetch(node, inputs, self.context_of(index), address)
         except Exception as error:
             self.finish(node, None, error, 0, now, now)
-            return Resolved.DONE
+            return Resolved.FAILED
         if found is not MISS:
             self.values[index] = found
             to_wall = self._to_wall
@@ -159,7 +161,7 @@ class RunState:
             if self.step_hooks:
                 self.hooks.cache_hit(address, node.step, key)
                 self.hooks.step_end(address, result)
-            return Resolved.DONE
+            return Resolved.HIT
         if key in self._leaders:  # single-flight: an identical call is running here
             self._parked.setdefault(key, []).append(index)
             return Resolved.PARKED
@@ -191,11 +193,6 @@ class RunState:
         if outcome.error is None and node.wants_context and outcome.context is not None:
             replace_all(self.context_of(node.index), outcome.context)
         return outcome
-
-    def ended_ok(self, index: int) -> bool:
-        """Whether node ``index`` has ended with an output."""
-        result = self.results[index]
-        return result is not None and result.ok
 
     def unpark(self, node: PlanNode) -> list[int]:
         """The nodes parked behind ``node``'s call, free to begin again: they find its

@@ -54,12 +54,12 @@ class RunCache:
                 node.step, policy.key(inputs), "CachePolicy.key(inputs)", context, address=address
             )
         backend = policy.cache if policy.cache is not None else self.backend
-        text = backend.get(key)
-        if text is None:
+        stored = backend.get(key)
+        if stored is None:
             return key, MISS
         try:
-            return key, policy.value_codec.loads(text, address)
-        except CodecError:
+            return key, policy.value_codec.decode(stored[0], address)
+        except (CodecError, TypeError, IndexError, KeyError):
             # e.g. a type that was renamed since the entry was written: recompute.
             logger.warning(
                 "unreadable cache entry for %s (key %s); recomputing", address, key, exc_info=True
@@ -70,6 +70,7 @@ class RunCache:
         """Encode and store a completed call's output (raises CodecError if it cannot)."""
         policy = node.step.cache
         assert policy is not None
-        text = policy.value_codec.dumps(value, f"{address} output")
+        data = policy.value_codec.encode(value, f"{address} output")
         backend = policy.cache if policy.cache is not None else self.backend
-        backend.put(key, text, policy.ttl)
+        # Wrapped in a list: a cached None must not read back as "absent".
+        backend.put(key, [data], policy.ttl)

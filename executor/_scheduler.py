@@ -147,8 +147,8 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             index = heapq.heappop(ready)
             inputs = state.begin(nodes[index])
             if type(inputs) is not dict:
-                if inputs is Resolved.DONE:
-                    ok = state.ended_ok(index)
+                if inputs is not Resolved.PARKED:
+                    ok = inputs is Resolved.HIT
                     for released in state.release(nodes[index], ok):
                         heapq.heappush(ready, released)
                 continue

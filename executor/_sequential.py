@@ -18,7 +18,9 @@ from typing import Any
 from executor._executors import Outcome, attempt, call_step, invoke
 from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
-from executor._run import RunState
+from executor._run import Resolved, RunState
+
+_FAILED = Resolved.FAILED  # enum member lookups cost ~0.1 us on 3.11
 
 
 def run_sequential(state: RunState) -> None:
@@ -40,8 +42,8 @@ def run_sequential(state: RunState) -> None:
                 continue  # skipped: an upstream step did not complete
             scope.address = addresses[node.index]
             inputs = begin(node)
-            if type(inputs) is not dict:  # resolved without a call (a cache hit)
-                if not state.ended_ok(node.index):
+            if type(inputs) is not dict:  # resolved without a call: a hit, or refused
+                if inputs is _FAILED:
                     state.release(node, False)
                 continue
             started = perf_counter()

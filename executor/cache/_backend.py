@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
 class CacheBackend(Protocol):
-    """Stores encoded values (text) under keys, with an optional time to live.
+    """Stores values under keys, with an optional time to live.
 
-    Backends must be safe to call from several threads; expiry is judged by
-    ``time.time()`` when an entry is read.
+    Values are JSON-ready data, as the typed codec encodes them (lists, str-keyed
+    dicts, str, numbers, bools; never ``None``, which means "absent"): a backend
+    may keep them as they are (memory) or as JSON text (a file), and must never
+    hand out an object a caller could change in place. Backends must be safe to
+    call from several threads; expiry is judged by ``time.time()`` on read.
     """
 
-    def get(self, key: str) -> str | None:
-        """The stored text for ``key``, or ``None`` when absent or expired."""
+    def get(self, key: str) -> Any:
+        """The stored data for ``key``, or ``None`` when absent or expired."""
 
-    def put(self, key: str, value: str, ttl: float | None = None) -> None:
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry)."""
 
     def delete(self, key: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
 from executor._errors import FlowDefinitionError
 
@@ -12,8 +13,8 @@ from executor._errors import FlowDefinitionError
 class MemoryCache:
     """Least-recently-used cache with per-entry expiry, safe across threads.
 
-    Values are kept encoded, so a hit returns a fresh copy: a caller mutating a
-    result cannot change what the next hit returns.
+    Values are kept as encoded (JSON-ready) data and decoded on every hit, so a hit
+    returns a fresh copy: a caller mutating a result cannot change the next hit's.
 
     Args:
         max_entries: entries kept; the least recently used goes first.
@@ -23,13 +24,13 @@ class MemoryCache:
         if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
             raise FlowDefinitionError(f"max_entries must be an int >= 1, got {max_entries!r}")
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[str, float | None]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Any, float | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<MemoryCache {len(self)}/{self.max_entries} entries>"
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> Any:
         with self._lock:
             found = self._entries.get(key)
             if found is None:
@@ -41,7 +42,7 @@ class MemoryCache:
             self._entries.move_to_end(key)
             return value
 
-    def put(self, key: str, value: str, ttl: float | None = None) -> None:
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         expires_at = None if ttl is None else time.time() + ttl
         with self._lock:
             self._entries[key] = (value, expires_at)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from executor._errors import FlowError
 
-FORMAT = "1"
+FORMAT = "2"  # 2: values are JSON of the codec's data (was: codec text)
 _PRUNE_EVERY = 256  # puts between deletions of expired rows
 
 _SCHEMA = """
@@ -90,7 +92,7 @@ class SQLiteCache:
             self._all.append(connection)
         return connection
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> Any:
         row = (
             self._connection()
             .execute("SELECT value, expires_at FROM flowexec_cache WHERE key = ?", (key,))
@@ -98,17 +100,23 @@ class SQLiteCache:
         )
         if row is None:
             return None
-        value, expires_at = row
+        text, expires_at = row
         if expires_at is not None and expires_at <= time.time():
             return None
-        return str(value)
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise CacheFileError(
+                f"cache file {str(self.path)!r}: entry {key} is not valid JSON ({error})"
+            ) from None
 
-    def put(self, key: str, value: str, ttl: float | None = None) -> None:
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         now = time.time()
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
         connection = self._connection()
         connection.execute(
             "INSERT OR REPLACE INTO flowexec_cache (key, value, expires_at) VALUES (?, ?, ?)",
-            (key, value, None if ttl is None else now + ttl),
+            (key, text, None if ttl is None else now + ttl),
         )
         with self._lock:
             self._puts += 1

@@ -116,3 +116,17 @@ def test_another_format_version_is_refused(tmp_path):
         db.execute("UPDATE flowexec_cache_meta SET value = '99' WHERE name = 'format'")
     with pytest.raises(CacheFileError, match="has format '99'"):
         SQLiteCache(path)
+
+
+def test_values_are_json_ready_data_and_reads_are_copies(backend):
+    value = [{"rows": [1, 2.5, "x", True, None]}, {"$tuple": [1, 2]}]
+    backend.put("k", value)
+    first = backend.get("k")
+    assert first == value
+    if isinstance(backend, MemoryCache):
+        # memory hands back what it holds; the engine decodes into fresh objects
+        from executor._codec import JSON_CODEC
+
+        decoded = JSON_CODEC.decode(first[0])
+        decoded["rows"].append("mutated")
+        assert backend.get("k") == value
