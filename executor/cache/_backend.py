@@ -11,9 +11,10 @@ class CacheBackend(Protocol):
 
     Values are JSON-ready data, as the typed codec encodes them (lists, str-keyed
     dicts, str, numbers, bools; never ``None``, which means "absent"): a backend
-    may keep them as they are (memory) or as JSON text (a file), and must never
-    hand out an object a caller could change in place. Backends must be safe to
-    call from several threads; expiry is judged by ``time.time()`` on read.
+    may keep them as they are (memory) or as JSON text (a file). ``get`` may return
+    the very object it holds: the engine only reads it, decoding into fresh
+    objects. Backends must be safe to call from several threads; expiry is judged
+    by ``time.time()`` on read.
     """
 
     def get(self, key: str) -> Any:
