@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_cache, bench_composites, bench_core
+from benchmarks import bench_cache, bench_composites, bench_core, bench_state
 from benchmarks._harness import report
 
 SUITES = {
     "core": bench_core.run,
     "cache": bench_cache.run,
     "composites": bench_composites.run,
+    "state": bench_state.run,
 }
 
 

@@ -24,7 +24,9 @@ from executor._errors import (
     FlowDefinitionError,
     FlowError,
     FlowInputError,
+    Pause,
     RemoteStepError,
+    ReplayMismatch,
     StepFailed,
     StepNotPicklable,
     StepTimeout,
@@ -64,6 +66,7 @@ __all__ = [
     "FailureStrategy",
     "UsageLimits",
     "record_usage",
+    "Pause",
     # running it
     "ExecutorCore",
     "StepExecutor",
@@ -92,5 +95,6 @@ __all__ = [
     "ContextConflict",
     "LoopLimitReached",
     "UsageLimitExceeded",
+    "ReplayMismatch",
     "__version__",
 ]

@@ -22,13 +22,13 @@ from executor._context import (
     isolated_copy,
     merge_contexts,
 )
-from executor._errors import FlowDefinitionError, FlowError, StepFailed
+from executor._errors import FlowDefinitionError, FlowError, Pause, ReplayMismatch, StepFailed
 from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
 from executor._plan import Plan, independent_plan
 from executor._results import StepResult
 from executor._retry import Retry
-from executor._runtime import Program, SubRun, SubRunResult
+from executor._runtime import Program, SubRun
 from executor._step import Step, StepParam, _as_retry, _check_name, _check_timeout
 from executor.cache._policy import CachePolicy
 
@@ -66,19 +66,12 @@ def inner_error(failure: StepResult) -> BaseException:
     """The error a composite fails with when a nested step failed: a usage limit as
     it is (it must stop the whole run), otherwise StepFailed naming the inner address."""
     cause = failure.exception
-    if isinstance(cause, UsageLimitExceeded):
+    if isinstance(cause, (UsageLimitExceeded, Pause, ReplayMismatch)):
         return cause
     if cause is None:
         message = failure.error.message if failure.error else failure.status.value
         cause = FlowError(message)
     return StepFailed(failure.address, cause, attempts=failure.attempts)
-
-
-def _limit_hit(result: SubRunResult) -> UsageLimitExceeded | None:
-    for item in result.results:
-        if isinstance(item.exception, UsageLimitExceeded):
-            return item.exception
-    return None
 
 
 def _union_params(
@@ -250,6 +243,8 @@ class SubFlowStep(CompositeStep):
         given = {inner: inputs[outer] for inner, outer in self.mapping.items() if outer in inputs}
         plan = self.flow.plan()
         result = yield SubRun(plan, given, context, prefix=address + "/", order=(*order, 0))
+        if result.stop is not None:
+            raise result.stop
         failure = result.failure
         if failure is not None:
             raise inner_error(failure)
@@ -320,9 +315,8 @@ class ParallelStep(CompositeStep):
             on_failure="stop" if stop else "continue",
             node_contexts=copies,
         )
-        limit = _limit_hit(result)
-        if limit is not None:
-            raise limit
+        if result.stop is not None:
+            raise result.stop
         failure = result.failure
         if stop and failure is not None:
             raise inner_error(failure)
@@ -413,9 +407,8 @@ class MapStep(CompositeStep):
             executor=self.map_executor,
             width=self.max_concurrency,
         )
-        limit = _limit_hit(result)
-        if limit is not None:
-            raise limit
+        if result.stop is not None:
+            raise result.stop
         failure = result.failure
         if stop and failure is not None:
             raise inner_error(failure)
@@ -470,6 +463,8 @@ class WhenStep(CompositeStep):
         if plan is None:
             return None
         result = yield SubRun(plan, inputs, context, prefix=address + "/", order=(*order, 0))
+        if result.stop is not None:
+            raise result.stop
         failure = result.failure
         if failure is not None:
             raise inner_error(failure)
@@ -534,6 +529,8 @@ class LoopStep(CompositeStep):
         for k in range(self.max_iterations):
             plan = _single(self.name, self.body, f"#{k}")
             result = yield SubRun(plan, current, context, prefix=address, order=(*order, k))
+            if result.stop is not None:
+                raise result.stop
             failure = result.failure
             if failure is not None:
                 raise inner_error(failure)

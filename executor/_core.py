@@ -23,13 +23,23 @@ from executor._flow import Flow
 from executor._hooks import HookRelay
 from executor._limits import UsageLimits, UsageMeter
 from executor._nesting import drive_async, drive_sync
-from executor._results import FlowResult
+from executor._recorder import Recorder
+from executor._results import FlowResult, RunStatus
 from executor._run import ON_FAILURE_CHOICES, RunState
 from executor._run_cache import RunCache
 from executor._runtime import OnFailure, Runtime
 from executor._scheduler import run_sync
 from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
+from executor.state._model import StateMetadata, StateStatus
+from executor.state._store import StateStore
+
+_STATE_OF = {
+    RunStatus.COMPLETED: StateStatus.COMPLETED,
+    RunStatus.FAILED: StateStatus.FAILED,
+    RunStatus.PAUSED: StateStatus.PAUSED,
+    RunStatus.AWAITING: StateStatus.AWAITING,
+}
 
 __all__ = ["ExecutorCore", "OnFailure", "StepExecutor"]
 
@@ -100,6 +110,8 @@ class ExecutorCore:
         seed: int | None = None,
         cache: CacheBackend | None = None,
         limits: UsageLimits | None = None,
+        store: StateStore | None = None,
+        metadata: StateMetadata | None = None,
     ) -> FlowResult:
         """Run ``flow`` with ``inputs`` and return its result (see :meth:`Flow.run`).
 
@@ -110,37 +122,10 @@ class ExecutorCore:
                 result and the usage.
             FlowInputError: an input is missing or unknown.
         """
-        if self.executor == "async":
-            result: FlowResult = run_coroutine(
-                self.arun(
-                    flow,
-                    inputs,
-                    context=context,
-                    outputs=outputs,
-                    on_failure=on_failure,
-                    plugins=plugins,
-                    seed=seed,
-                    cache=cache,
-                    limits=limits,
-                )
-            )
-            return result
-        state = self._start(
-            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits
+        recorder = self._recorder(flow, inputs, context, store, metadata)
+        return self._execute(
+            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
         )
-        runtime = state.runtime
-        try:
-            if self.executor == "sequential":
-                run_sequential(state)
-            else:
-                dispatcher = runtime.dispatcher(self.executor)
-                try:
-                    run_sync(state, dispatcher, runtime.width)
-                finally:
-                    dispatcher.close()
-        finally:
-            runtime.close()
-        return self._end(state)
 
     async def arun(
         self,
@@ -155,6 +140,8 @@ class ExecutorCore:
         seed: int | None = None,
         cache: CacheBackend | None = None,
         limits: UsageLimits | None = None,
+        store: StateStore | None = None,
+        metadata: StateMetadata | None = None,
     ) -> FlowResult:
         """Await a run. On ``"async"`` it runs on the current event loop; other
         executors run in a worker thread so the loop is never blocked."""
@@ -172,9 +159,95 @@ class ExecutorCore:
                 seed=seed,
                 cache=cache,
                 limits=limits,
+                store=store,
+                metadata=metadata,
             )
+        recorder = self._recorder(flow, inputs, context, store, metadata)
+        return await self._aexecute(
+            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
+        )
+
+    def _recorder(
+        self,
+        flow: Flow,
+        inputs: Mapping[str, Any] | None,
+        context: Any,
+        store: StateStore | None,
+        metadata: StateMetadata | None,
+    ) -> Recorder | None:
+        if store is None:
+            if metadata is not None:
+                raise FlowDefinitionError("metadata= is stored with a run: pass store= too")
+            return None
+        if not isinstance(store, StateStore):
+            raise FlowDefinitionError(f"store must be a state backend, got {store!r}")
+        state_id = store.create_state(
+            flow.name, dict(inputs or {}), metadata or StateMetadata(), context
+        )
+        return Recorder(store, state_id)
+
+    def _execute(
+        self,
+        flow: Flow,
+        inputs: Mapping[str, Any] | None,
+        context: Any,
+        outputs: Sequence[str] | None,
+        on_failure: OnFailure,
+        plugins: Sequence[object],
+        seed: int | None,
+        cache: CacheBackend | None,
+        limits: UsageLimits | None,
+        recorder: Recorder | None,
+    ) -> FlowResult:
+        """One run, recorded, replayed or validated as ``recorder`` says."""
+        if self.executor == "async":
+            result: FlowResult = run_coroutine(
+                self._aexecute(
+                    flow,
+                    inputs,
+                    context,
+                    outputs,
+                    on_failure,
+                    plugins,
+                    seed,
+                    cache,
+                    limits,
+                    recorder,
+                )
+            )
+            return result
         state = self._start(
-            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits
+            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
+        )
+        runtime = state.runtime
+        try:
+            if self.executor == "sequential":
+                run_sequential(state)
+            else:
+                dispatcher = runtime.dispatcher(self.executor)
+                try:
+                    run_sync(state, dispatcher, runtime.width)
+                finally:
+                    dispatcher.close()
+        finally:
+            runtime.close()
+        return self._end(state)
+
+    async def _aexecute(
+        self,
+        flow: Flow,
+        inputs: Mapping[str, Any] | None,
+        context: Any,
+        outputs: Sequence[str] | None,
+        on_failure: OnFailure,
+        plugins: Sequence[object],
+        seed: int | None,
+        cache: CacheBackend | None,
+        limits: UsageLimits | None,
+        recorder: Recorder | None,
+    ) -> FlowResult:
+        state = self._start(
+            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
         )
         try:
             await run_async(state, state.runtime.width, state.runtime.threads())
@@ -193,6 +266,7 @@ class ExecutorCore:
         seed: int | None,
         cache: CacheBackend | None,
         limits: UsageLimits | None,
+        recorder: Recorder | None,
     ) -> RunState:
         if not isinstance(flow, Flow):
             raise TypeError(f"ExecutorCore.run needs a Flow, got {flow!r}")
@@ -222,6 +296,7 @@ class ExecutorCore:
             max_concurrency=self.max_concurrency,
             run_composite=drive_sync,
             arun_composite=drive_async,
+            recorder=recorder,
         )
         state = RunState(
             plan, given, context, runtime, prefix=flow.name + "/", on_failure=on_failure
@@ -230,7 +305,19 @@ class ExecutorCore:
         return state
 
     def _end(self, state: RunState) -> FlowResult:
-        result = state.to_result(perf_counter())
+        recorder = state.recorder
+        state_id = recorder.state_id if recorder is not None and recorder.persisting else None
+        result = state.to_result(perf_counter(), state_id)
+        if state_id is not None:
+            assert recorder is not None
+            assert recorder.store is not None
+            pause: dict[str, Any] = {}
+            if state.paused is not None:
+                address, signal = state.paused
+                pause = {"address": address, "reason": signal.reason, "awaiting": signal.awaiting}
+            recorder.store.finish_state(
+                state_id, _STATE_OF[result.status], context=state.context, pause=pause
+            )
         state.hooks.flow_end(result.flow, result)
         if state.limit_error is not None:
             error = state.limit_error

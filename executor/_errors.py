@@ -7,7 +7,7 @@ step address (``"flow/step"``), the offending value, and what to do about it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from executor._results import FlowResult
@@ -160,3 +160,45 @@ class CacheKeyError(FlowError, TypeError):
 
     def __reduce__(self) -> tuple[type[CacheKeyError], tuple[str, str, str]]:
         return (CacheKeyError, (self.address, self.path, "value"))
+
+
+class Pause(FlowError):
+    """Raised by a step to stop the run cleanly until someone resumes it.
+
+    ``raise Pause("needs sign-off", awaiting="approval")`` ends the run with status
+    AWAITING; ``flow.resume(state_id, store=..., inputs={"approval": True})``
+    continues it, calling this step again with the new input.
+    """
+
+    def __init__(self, reason: str = "", awaiting: str | None = None) -> None:
+        self.reason = reason
+        self.awaiting = awaiting
+        waits = f" (awaiting input {awaiting!r})" if awaiting else ""
+        super().__init__(f"paused: {reason}{waits}")
+
+    def __reduce__(self) -> tuple[type[Pause], tuple[str, str | None]]:
+        return (Pause, (self.reason, self.awaiting))
+
+
+class ReplayMismatch(FlowError):
+    """A recorded run cannot stand in for a step call.
+
+    Attributes:
+        address: the step address.
+        reason: ``"not recorded"``, ``"input changed"`` or ``"recording unused"``.
+        nearest: the closest recorded address, when there is one (a typo, a moved
+            step).
+    """
+
+    def __init__(
+        self, address: str, reason: str, nearest: str | None = None, detail: str = ""
+    ) -> None:
+        self.address = address
+        self.reason = reason
+        self.nearest = nearest
+        hint = f"; nearest recorded address: {nearest!r}" if nearest else ""
+        more = f" ({detail})" if detail else ""
+        super().__init__(f"step {address!r}: replay mismatch: {reason}{more}{hint}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ReplayMismatch, (self.address, self.reason, self.nearest))

@@ -10,17 +10,20 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from executor._errors import FlowDefinitionError, FlowInputError
-from executor._names import CONTEXT_PARAM
+from executor._names import CONTEXT_PARAM, UNSET
 from executor._plan import Plan, build_plan, stable_topological_order
 from executor._step import Step, as_step
 from executor.cache._backend import CacheBackend
 from executor.cache._memory import MemoryCache
+from executor.state._model import StateMetadata
+from executor.state._store import StateStore
 
 if TYPE_CHECKING:
     from executor._composites import SubFlowStep
     from executor._core import OnFailure, StepExecutor
     from executor._limits import UsageLimits
     from executor._results import FlowResult
+    from executor.state._report import DeterminismReport
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32
@@ -37,6 +40,8 @@ RUN_OPTIONS = frozenset(
         "seed",
         "cache",
         "limits",
+        "store",
+        "metadata",
     }
 )
 """Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
@@ -150,6 +155,80 @@ class Flow:
 
         return SubFlowStep(self, name if name is not None else self.name, inputs, output, **options)
 
+    def resume(
+        self,
+        state_id: str,
+        *,
+        store: StateStore,
+        inputs: Mapping[str, Any] | None = None,
+        strict: bool = False,
+        resume_from: str | None = None,
+        context: Any = UNSET,
+        executor: str | Executor = "sequential",
+        max_concurrency: int | None = None,
+        step_executor: StepExecutor | None = None,
+        **options: Any,
+    ) -> FlowResult:
+        """Continue a stored run: completed steps are reused, not called again.
+
+        A recorded step is reused only when both its address and the digest of its
+        inputs match. When they do not (the flow or its inputs changed), the step
+        runs again — the default, because a stale recorded output is never a right
+        answer — or, with ``strict=True``, fails with ``ReplayMismatch`` saying why.
+
+        Args:
+            inputs: inputs to add or replace, e.g. the value a ``Pause`` awaited.
+            resume_from: an address to run again from: it, what is inside it, and
+                everything downstream of it run; the rest is reused. Makes a new
+                stored run whose metadata names this one as ``parent_state_id``.
+            context: the run context (default: the stored snapshot, when there is one).
+            options: ``outputs``, ``on_failure``, ``plugins``, ``seed``, ``cache``,
+                ``limits``, as for :meth:`run`.
+
+        Raises:
+            StateNotFound: no such state.
+            StateCorrupted: the stored run cannot be read.
+        """
+        from executor._core import ExecutorCore
+        from executor._recovery import resume
+
+        core = ExecutorCore(
+            executor=executor, max_concurrency=max_concurrency, step_executor=step_executor
+        )
+        return resume(
+            core,
+            self,
+            state_id,
+            store,
+            inputs,
+            strict=strict,
+            resume_from=resume_from,
+            context=context,
+            **options,
+        )
+
+    def validate(
+        self,
+        state_id: str,
+        *,
+        store: StateStore,
+        context: Any = UNSET,
+        executor: str | Executor = "sequential",
+        step_executor: StepExecutor | None = None,
+        **options: Any,
+    ) -> DeterminismReport:
+        """Run every step again on its recorded inputs and compare with the stored run.
+
+        Each step is fed its upstream steps' *recorded* outputs, so a difference is
+        pinned to the step that made it. Caches are bypassed. Returns a report whose
+        ``mismatches`` list every address whose output differs, with a diff.
+        """
+        from executor._core import ExecutorCore
+        from executor._recovery import validate
+
+        core = ExecutorCore(executor=executor, step_executor=step_executor)
+        return validate(core, self, state_id, store, context=context, **options)
+
     def step(self, name: str) -> Step[..., Any]:
         """The step called ``name``."""
         try:
@@ -220,6 +299,8 @@ class Flow:
         seed: int | None = None,
         cache: CacheBackend | None = None,
         limits: UsageLimits | None = None,
+        store: StateStore | None = None,
+        metadata: StateMetadata | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Run the flow and return its :class:`~executor.FlowResult`.
@@ -242,6 +323,10 @@ class Flow:
             cache: the cache backend for steps whose policy names none (default:
                 :attr:`default_cache`).
             limits: a :class:`~executor.UsageLimits` budget for the run.
+            store: a state backend: every step's end is persisted as it happens, so
+                the run can be resumed, replayed, validated and compared;
+                ``result.state_id`` names it.
+            metadata: a :class:`~executor.state.StateMetadata` stored with the run.
 
         Raises:
             StepFailed: a step failed and ``on_failure`` is ``"stop"``.
@@ -262,6 +347,8 @@ class Flow:
             seed=seed,
             cache=cache,
             limits=limits,
+            store=store,
+            metadata=metadata,
         )
 
     async def arun(
@@ -279,6 +366,8 @@ class Flow:
         seed: int | None = None,
         cache: CacheBackend | None = None,
         limits: UsageLimits | None = None,
+        store: StateStore | None = None,
+        metadata: StateMetadata | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Like :meth:`run`, awaited; the default executor is ``"async"``."""
@@ -297,6 +386,8 @@ class Flow:
             seed=seed,
             cache=cache,
             limits=limits,
+            store=store,
+            metadata=metadata,
         )
 
 

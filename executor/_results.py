@@ -29,11 +29,18 @@ class StepStatus(str, enum.Enum):
     """Started or queued, then cancelled because the run stopped."""
     CACHED = "cached"
     """Not called: the output came from the step's cache."""
+    REPLAYED = "replayed"
+    """Not called: the output came from a recorded run (resume, replay)."""
+    PAUSED = "paused"
+    """The step raised ``Pause``: the run stopped to wait; resume to call it again."""
 
     @property
     def ok(self) -> bool:
         """Whether the step produced an output."""
-        return self is StepStatus.COMPLETED or self is StepStatus.CACHED
+        return self in _OK
+
+
+_OK = frozenset({StepStatus.COMPLETED, StepStatus.CACHED, StepStatus.REPLAYED})
 
 
 class RunStatus(str, enum.Enum):
@@ -41,6 +48,10 @@ class RunStatus(str, enum.Enum):
 
     COMPLETED = "completed"
     FAILED = "failed"
+    PAUSED = "paused"
+    """A step raised ``Pause()``: resume the run from its store to go on."""
+    AWAITING = "awaiting"
+    """A step raised ``Pause(awaiting=name)``: resume with that input."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +195,11 @@ class FlowResult:
     usage: Mapping[str, float] = field(default_factory=dict)
     """What the run used: ``steps`` started, ``seconds``, and every counter that
     steps reported with ``record_usage``."""
+    awaiting: str | None = None
+    """For a run paused with ``Pause(awaiting=name)``: the input it waits for."""
+    replay_misses: tuple[str, ...] = ()
+    """Resuming: addresses whose recorded event could not be reused (not recorded,
+    or their inputs changed), so they ran again."""
 
     @functools.cached_property
     def outputs(self) -> Mapping[str, Any]:

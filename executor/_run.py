@@ -22,10 +22,11 @@ from types import MappingProxyType
 from typing import Any
 
 from executor._context import replace_all
-from executor._errors import StepTimeout
+from executor._errors import Pause, ReplayMismatch, StepTimeout
 from executor._executors import Outcome, Task
 from executor._limits import UsageLimitExceeded
 from executor._plan import Plan, PlanNode
+from executor._recorder import input_digest
 from executor._results import ErrorInfo, FlowResult, RunStatus, StepResult, StepStatus
 from executor._retry import jitter_rng
 from executor._run_cache import MISS
@@ -34,6 +35,7 @@ from executor._runtime import OnFailure, Runtime
 # Enum member lookups cost ~0.1 us each on Python 3.11; the hot path reads these.
 _COMPLETED = StepStatus.COMPLETED
 _CACHED = StepStatus.CACHED
+_REPLAYED = StepStatus.REPLAYED
 
 ON_FAILURE_CHOICES = ("stop", "continue")
 
@@ -85,6 +87,11 @@ class RunState:
         self.results: list[StepResult | None] = [None] * count
         self.waits = [node.waits for node in plan.nodes]
         self.keys: list[str | None] = [None] * count
+        self.recorder = runtime.recorder
+        self.digests: list[str | None] = [None] * count if self.recorder is not None else []
+        self.paused: tuple[str, Pause] | None = None
+        # Validation calls every step again: caches would answer instead.
+        self.use_cache = self.recorder is None or not self.recorder.validating
         self._leaders: dict[str, int] = {}  # cache key -> the node computing it
         self._parked: dict[str, list[int]] = {}  # cache key -> nodes waiting for it
         self.first_failure: int | None = None
@@ -119,7 +126,11 @@ class RunState:
             kwargs.update(node.bound)
         if node.wants_context:
             kwargs["context"] = self.context_of(node.index)
-        if node.step.cache is not None:
+        if self.recorder is not None:
+            resolved = self._begin_recorded(node, kwargs)
+            if resolved is not None:
+                return resolved
+        if node.step.cache is not None and self.use_cache:
             resolved = self._begin_cached(node, kwargs)
             if resolved is not None:
                 return resolved
@@ -133,6 +144,32 @@ class RunState:
         if self.step_hooks:
             self.hooks.step_start(self.addresses[node.index], node.step, MappingProxyType(kwargs))
         return kwargs
+
+    def _begin_recorded(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
+        """Digest the inputs; reuse the recorded output when resuming."""
+        recorder = self.recorder
+        assert recorder is not None
+        index = node.index
+        address = self.addresses[index]
+        digest = self.digests[index] = input_digest(inputs, address)
+        found = recorder.recorded(address, digest)
+        if found is None:
+            return None
+        now = time.perf_counter()
+        if isinstance(found, ReplayMismatch):
+            self.finish(node, None, found, 0, now, now)
+            return Resolved.FAILED
+        self.values[index] = found.output
+        wall = self._to_wall + now
+        result = StepResult._record(
+            address, self.names[index], _REPLAYED, found.output, 0, wall, wall
+        )
+        self.results[index] = result
+        if recorder.record_replayed:
+            recorder.record(address, digest, _REPLAYED.value, found.output, 0, wall, wall, None)
+        if self.step_hooks:
+            self.hooks.step_end(address, result)
+        return Resolved.HIT
 
     def _begin_cached(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
         index = node.index
@@ -158,6 +195,17 @@ class RunState:
                 cache_key=key,
             )
             self.results[index] = result
+            if self.recorder is not None:
+                self.recorder.record(
+                    address,
+                    self.digests[index],
+                    _CACHED.value,
+                    found,
+                    0,
+                    to_wall + now,
+                    to_wall + now,
+                    None,
+                )
             if self.step_hooks:
                 self.hooks.cache_hit(address, node.step, key)
                 self.hooks.step_end(address, result)
@@ -210,7 +258,7 @@ class RunState:
         retry = node.step.retry
         if (
             self.stopping
-            or isinstance(error, UsageLimitExceeded)
+            or isinstance(error, (UsageLimitExceeded, Pause, ReplayMismatch))
             or not retry.should_retry(failed_attempts, error)
         ):
             return None
@@ -241,6 +289,24 @@ class RunState:
             try:
                 self.runtime.cache.store(node, key, value, self.addresses[index])
             except Exception as error:
+                return self.finish(node, None, error, attempts, started, ended)
+        recorder = self.recorder
+        if recorder is not None:
+            address = self.addresses[index]
+            if recorder.validating:
+                value = recorder.compare(address, value)
+            try:
+                recorder.record(
+                    address,
+                    self.digests[index],
+                    _COMPLETED.value,
+                    value,
+                    attempts,
+                    self._to_wall + started,
+                    self._to_wall + ended,
+                    None,
+                )
+            except Exception as error:  # an output the store cannot hold
                 return self.finish(node, None, error, attempts, started, ended)
         self.values[index] = value
         to_wall = self._to_wall
@@ -292,9 +358,13 @@ class RunState:
             status = StepStatus.CANCELLED
         elif isinstance(error, StepTimeout):
             status = StepStatus.TIMED_OUT
+        elif isinstance(error, Pause):
+            status = StepStatus.PAUSED
+            self.paused = self.paused or (address, error)
+            self.stopping = True
         else:
             status = StepStatus.FAILED
-        if not cancelled:
+        if not cancelled and status is not StepStatus.PAUSED:
             if self.first_failure is None:
                 self.first_failure = index
             if isinstance(error, UsageLimitExceeded):
@@ -318,6 +388,18 @@ class RunState:
             self.keys[index],
         )
         self.results[index] = result
+        if self.recorder is not None:
+            self.recorder.record(
+                address,
+                self.digests[index],
+                status.value,
+                None,
+                attempts,
+                result.started_at,
+                result.ended_at,
+                result.error,
+                error.awaiting if isinstance(error, Pause) else None,
+            )
         if self.step_hooks:
             self.hooks.step_end(address, result)
         return False
@@ -361,9 +443,14 @@ class RunState:
 
     def skip_unstarted(self) -> None:
         """Mark every step that never started as SKIPPED (the run stopped early)."""
-        if self.first_failure is None:
+        if self.paused is not None:
+            reason = f"not started: the run paused at {self.paused[0]!r}"
+        elif self.first_failure is not None:
+            reason = (
+                f"not started: the run stopped after {self.addresses[self.first_failure]!r} failed"
+            )
+        else:
             return
-        reason = f"not started: the run stopped after {self.addresses[self.first_failure]!r} failed"
         for node in self.nodes:
             if self.results[node.index] is None:
                 self._skip(node, reason)
@@ -401,10 +488,17 @@ class RunState:
             steps = {result.address: result for _, result in entries}
         else:  # already in plan order
             steps = {result.address: result for result in self.results if result is not None}
-        ok = self.first_failure is None and len(steps) >= len(self.nodes)
+        if self.paused is not None:
+            awaiting = self.paused[1].awaiting
+            status = RunStatus.AWAITING if awaiting else RunStatus.PAUSED
+        elif self.first_failure is None and len(steps) >= len(self.nodes):
+            status = RunStatus.COMPLETED
+        else:
+            status = RunStatus.FAILED
+        recorder = self.recorder
         return FlowResult(
             flow=self.plan.flow_name,
-            status=RunStatus.COMPLETED if ok else RunStatus.FAILED,
+            status=status,
             steps=MappingProxyType(steps),
             started_at=self.wall0,
             ended_at=self.wall0 + (ended_perf - self.perf0),
@@ -412,4 +506,6 @@ class RunState:
             state_id=state_id,
             hook_errors=self.hooks.errors,
             usage=MappingProxyType(self.meter.usage(self.calls() + self.runtime.nested_calls())),
+            awaiting=self.paused[1].awaiting if self.paused is not None else None,
+            replay_misses=tuple(recorder.replay_misses) if recorder is not None else (),
         )

@@ -15,6 +15,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from executor._errors import Pause, ReplayMismatch
 from executor._executors import (
     Dispatcher,
     FuturesDispatcher,
@@ -23,8 +24,9 @@ from executor._executors import (
     make_pool,
 )
 from executor._hooks import HookRelay
-from executor._limits import UsageMeter
+from executor._limits import UsageLimitExceeded, UsageMeter
 from executor._plan import Plan
+from executor._recorder import Recorder
 from executor._results import StepResult, StepStatus
 from executor._run_cache import RunCache
 from executor._threads import ThreadDispatcher, WorkerPool
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 OnFailure = Literal["stop", "continue"]
 _FAILED = StepStatus.FAILED
+_STOPS = (Pause, UsageLimitExceeded, ReplayMismatch)
 _TIMED_OUT = StepStatus.TIMED_OUT
 
 
@@ -66,6 +69,15 @@ class SubRunResult:
     values: list[Any]
 
     @property
+    def stop(self) -> BaseException | None:
+        """A nested step's signal to stop the whole run (a Pause, a usage limit, a
+        strict replay mismatch): a composite passes it on as it is."""
+        for result in self.results:
+            if isinstance(result.exception, _STOPS):
+                return result.exception
+        return None
+
+    @property
     def failure(self) -> StepResult | None:
         """The first node (in plan order) that failed or timed out, if any."""
         for result in self.results:
@@ -94,6 +106,7 @@ class Runtime:
         max_concurrency: int | None,
         run_composite: Callable[[Runtime, Program], Any],
         arun_composite: Callable[[Runtime, Program], Awaitable[Any]],
+        recorder: Recorder | None = None,
     ) -> None:
         self.step_executor = step_executor
         self.hooks = hooks
@@ -104,6 +117,7 @@ class Runtime:
         self.executor = executor
         self.width = width
         self.max_concurrency = max_concurrency
+        self.recorder = recorder
         self._run_composite = run_composite
         self._arun_composite = arun_composite
         self._lock = threading.Lock()

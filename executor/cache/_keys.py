@@ -23,14 +23,13 @@ import decimal
 import enum
 import hashlib
 import inspect
-import json
-import json.encoder
 import pathlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from executor._errors import CacheKeyError
+from executor._json import dumps_ascii
 from executor._names import CONTEXT_PARAM
 
 if TYPE_CHECKING:
@@ -146,24 +145,7 @@ def _plain_json(value: Any) -> bool:
     return True
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """Sorted, compact, ASCII JSON. The C encoder is made once (``JSONEncoder.encode``
-    makes one per call, ~1 us); without a cycle check, as the caller rules cycles out."""
-    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
-    if make is None:  # pragma: no cover - CPython without the _json accelerator
-        encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-        return encoder.encode
-
-    def refuse(value: object) -> object:  # pragma: no cover - ruled out by _plain_json
-        raise TypeError(f"not JSON: {type(value).__name__}")
-
-    iterencode = make(
-        None, refuse, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
-    )
-    return lambda value: "".join(iterencode(value, 0))
-
-
-_JSON = _json_encoder()
+_JSON = dumps_ascii
 
 
 class CacheKeyGenerator:

@@ -28,6 +28,7 @@ def test_public_names_are_pinned():
         "FailureStrategy",
         "UsageLimits",
         "record_usage",
+        "Pause",
         "ExecutorCore",
         "StepExecutor",
         "OnFailure",
@@ -53,6 +54,7 @@ def test_public_names_are_pinned():
         "ContextConflict",
         "LoopLimitReached",
         "UsageLimitExceeded",
+        "ReplayMismatch",
         "__version__",
     ]
 

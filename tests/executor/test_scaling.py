@@ -38,3 +38,22 @@ def test_async_per_step_cost_does_not_grow_with_run_length():
     core = ExecutorCore(executor="async")
     short, long = _chain(100), _chain(3_000)
     assert _per_step(core, long, 3_000) < 3 * _per_step(core, short, 100)
+
+
+def test_checkpoint_cost_per_step_does_not_grow_with_run_length(tmp_path):
+    """Each checkpoint is one append: the history is never re-serialized."""
+    from executor.state import SQLiteStateBackend
+
+    store = SQLiteStateBackend(tmp_path / "state.db")
+    core = ExecutorCore()
+
+    def per_step(flow, length):
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            core.run(flow, {"x": 0}, store=store)
+            best = min(best, time.perf_counter() - started)
+        return best / length
+
+    short, long = _chain(100), _chain(3_000)
+    assert per_step(long, 3_000) < 3 * per_step(short, 100)

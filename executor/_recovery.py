@@ -1,0 +1,161 @@
+"""Resume, resume from an address, and validate: runs driven by a stored run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from executor._errors import FlowDefinitionError, FlowError
+from executor._names import UNSET
+from executor._recorder import Recorder
+from executor._results import FlowResult
+from executor.state._model import ExecutionState, StateEvent, StateMetadata
+from executor.state._report import DeterminismReport
+from executor.state._store import StateStore
+
+if TYPE_CHECKING:
+    from executor._core import ExecutorCore
+    from executor._flow import Flow
+
+
+def _load(flow: Flow, state_id: str, store: StateStore) -> ExecutionState:
+    if not isinstance(store, StateStore):
+        raise FlowDefinitionError(f"store must be a state backend, got {store!r}")
+    state = store.load(state_id)
+    if state.flow != flow.name:
+        raise FlowError(f"state {state_id!r} is a run of flow {state.flow!r}, not of {flow.name!r}")
+    return state
+
+
+def _context(state: ExecutionState, given: Any) -> Any:
+    if given is not UNSET:
+        return given
+    return state.contexts.get("end", state.contexts.get("start"))
+
+
+def _reusable(state: ExecutionState) -> dict[str, StateEvent]:
+    return {a: e for a, e in state.latest().items() if e.completed}
+
+
+def resume(
+    core: ExecutorCore,
+    flow: Flow,
+    state_id: str,
+    store: StateStore,
+    inputs: Mapping[str, Any] | None,
+    *,
+    strict: bool,
+    resume_from: str | None,
+    context: Any,
+    **options: Any,
+) -> FlowResult:
+    """See :meth:`Flow.resume`."""
+    state = _load(flow, state_id, store)
+    merged = {**state.inputs, **(inputs or {})}
+    run_context = _context(state, context)
+    replay = _reusable(state)
+    if resume_from is None:
+        store.reopen_state(state_id, merged)
+        first_seq = max((e.seq for e in state.events), default=-1) + 1
+        recorder = Recorder(
+            store,
+            state_id,
+            replay=replay,
+            strict=strict,
+            record_replayed=False,
+            first_seq=first_seq,
+            known=tuple(state.latest()),
+        )
+    else:
+        redo = _downstream(flow, resume_from, replay)
+        replay = {a: e for a, e in replay.items() if a not in redo}
+        metadata = StateMetadata(
+            tags=state.metadata.tags,
+            description=state.metadata.description,
+            custom_data=state.metadata.custom_data,
+            parent_state_id=state_id,
+        )
+        new_id = store.create_state(flow.name, merged, metadata, run_context)
+        recorder = Recorder(
+            store,
+            new_id,
+            replay=replay,
+            strict=strict,
+            record_replayed=True,
+            known=tuple(state.latest()),
+        )
+    return core._execute(
+        flow,
+        merged,
+        run_context,
+        options.pop("outputs", None),
+        options.pop("on_failure", "stop"),
+        options.pop("plugins", ()),
+        options.pop("seed", None),
+        options.pop("cache", None),
+        options.pop("limits", None),
+        recorder,
+    )
+
+
+def validate(
+    core: ExecutorCore,
+    flow: Flow,
+    state_id: str,
+    store: StateStore,
+    *,
+    context: Any,
+    **options: Any,
+) -> DeterminismReport:
+    """See :meth:`Flow.validate`."""
+    state = _load(flow, state_id, store)
+    recorder = Recorder(None, None, replay=_reusable(state), validating=True)
+    core._execute(
+        flow,
+        state.inputs,
+        _context(state, context),
+        None,
+        "continue",
+        options.pop("plugins", ()),
+        options.pop("seed", None),
+        None,
+        None,
+        recorder,
+    )
+    return DeterminismReport(
+        state_id=state_id, checked=recorder.checked, mismatches=tuple(recorder.mismatches)
+    )
+
+
+def _downstream(flow: Flow, address: str, recorded: Mapping[str, StateEvent]) -> set[str]:
+    """Addresses to run again when resuming from ``address``: it, what is inside it,
+    the composites around it, and every top-level step downstream of it."""
+    prefix = flow.name + "/"
+    if not address.startswith(prefix):
+        raise FlowDefinitionError(
+            f"resume_from={address!r} is not an address of flow "
+            f"{flow.name!r} (addresses start with {prefix!r})"
+        )
+    rest = address[len(prefix) :]
+    top = rest
+    for mark in "/[#":
+        top = top.split(mark, 1)[0]
+    flow.step(top)  # raises, naming the flow's steps, for an unknown step
+    plan = flow.plan()
+    index = {node.step.name: node.index for node in plan.nodes}
+    todo, later = [index[top]], set()
+    while todo:
+        current = todo.pop()
+        for dependent in plan.nodes[current].dependents:
+            if dependent not in later:
+                later.add(dependent)
+                todo.append(dependent)
+    roots = {address} | {prefix + plan.nodes[i].step.name for i in later}
+    redo = set()
+    for candidate in recorded:
+        for root in roots:
+            if candidate == root or candidate.startswith((root + "/", root + "[", root + "#")):
+                redo.add(candidate)
+            elif root.startswith((candidate + "/", candidate + "[", candidate + "#")):
+                redo.add(candidate)  # a composite around the address: its output changes
+    return redo

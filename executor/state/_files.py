@@ -1,0 +1,216 @@
+"""FileSystemStateBackend and FileSystemArtifactBackend: plain files in a folder.
+
+    <dir>/<state_id>/state.json     the run's header and status (replaced atomically)
+    <dir>/<state_id>/events.jsonl   one event per line, appended (one write each)
+
+An event is committed when its line ends with a newline: a last line without
+one is a write cut short by a kill (the step in flight) and is left out, with a
+warning; any other damage is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
+from executor.state._store import ArtifactBackend, StateStore
+
+logger = logging.getLogger("executor.state")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class FileSystemArtifactBackend:
+    """Artifacts as files named by their SHA-256, under ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(digest)
+        if not path.exists():
+            write_atomically(path, data)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        try:
+            return self._path(digest).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(digest) from None
+
+
+class FileSystemStateBackend(StateStore):
+    """Each run a folder of plain files under ``root`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = ".flowexec/states",
+        *,
+        codec: Any = "json",
+        artifacts: ArtifactBackend | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.location = f"state folder {str(self.root)!r}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        super().__init__(codec=codec, artifacts=artifacts)
+
+    def __repr__(self) -> str:
+        return f"<FileSystemStateBackend {str(self.root)!r}>"
+
+    def _default_artifacts(self) -> ArtifactBackend:
+        return FileSystemArtifactBackend(self.root / "_artifacts")
+
+    def _folder(self, state_id: str) -> Path:
+        if not state_id.isalnum():
+            raise StateNotFound(state_id, self.location)
+        return self.root / state_id
+
+    def _write_row(self, state_id: str, row: dict[str, Any]) -> None:
+        text = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        write_atomically(self._folder(state_id) / "state.json", text.encode())
+
+    def _read_row(self, state_id: str) -> dict[str, Any]:
+        path = self._folder(state_id) / "state.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise StateNotFound(state_id, self.location) from None
+        try:
+            row = json.loads(text)
+            if not isinstance(row, dict):
+                raise ValueError("not an object")
+            return row
+        except ValueError as error:
+            raise StateCorrupted(
+                f"file {str(path)!r}", state_id, f"damaged or truncated ({error})"
+            ) from None
+
+    def _insert(
+        self,
+        state_id: str,
+        flow: str,
+        status: str,
+        created: float,
+        parent: str | None,
+        tags: Sequence[str],
+        header: str,
+    ) -> None:
+        self._write_row(
+            state_id,
+            {
+                "flow": flow,
+                "status": status,
+                "created_at": created,
+                "updated_at": created,
+                "parent_state_id": parent,
+                "tags": list(tags),
+                "header": header,
+            },
+        )
+        (self._folder(state_id) / "events.jsonl").touch()
+
+    def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
+        line = f'{{"seq":{seq},"event":{body}}}\n'.encode()
+        path = self._folder(state_id) / "events.jsonl"
+        handle = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(handle, line)  # one write of a whole line: appended as a unit
+        finally:
+            os.close(handle)
+
+    def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
+        with self._lock:
+            row = self._read_row(state_id)
+            row["status"], row["updated_at"] = status, updated
+            if header is not None:
+                row["header"] = header
+            self._write_row(state_id, row)
+
+    def _read(self, state_id: str) -> tuple[str, str, float, float, str, list[tuple[int, str]]]:
+        row = self._read_row(state_id)
+        path = self._folder(state_id) / "events.jsonl"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise StateCorrupted(
+                f"file {str(path)!r}", state_id, "the events file is missing"
+            ) from None
+        lines = data.split(b"\n")
+        if lines[-1]:
+            logger.warning(
+                "state %s: the last event in %s was cut short (the process was "
+                "killed while writing it); it is left out",
+                state_id,
+                path,
+            )
+        events = []
+        for number, line in enumerate(lines[:-1], start=1):
+            try:
+                parsed = json.loads(line)
+                events.append((int(parsed["seq"]), json.dumps(parsed["event"])))
+            except (ValueError, KeyError, TypeError) as error:
+                raise StateCorrupted(
+                    f"file {str(path)!r}", state_id, f"line {number} is damaged ({error})"
+                ) from None
+        try:
+            return (
+                row["flow"],
+                row["status"],
+                row["created_at"],
+                row["updated_at"],
+                row["header"],
+                events,
+            )
+        except KeyError as error:
+            raise StateCorrupted(
+                f"file {str(path.parent / 'state.json')!r}", state_id, f"missing field {error}"
+            ) from None
+
+    def _summaries(self) -> Iterable[StateSummary]:
+        found = []
+        for folder in sorted(self.root.iterdir()):
+            if folder.name.startswith("_") or not (folder / "state.json").exists():
+                continue
+            row = self._read_row(folder.name)
+            found.append(
+                StateSummary(
+                    state_id=folder.name,
+                    flow=row["flow"],
+                    status=StateStatus(row["status"]),
+                    created_at=row["created_at"],
+                    updated_at=row["updated_at"],
+                    tags=tuple(row["tags"]),
+                    parent_state_id=row["parent_state_id"],
+                )
+            )
+        return found
+
+    def _delete(self, state_id: str) -> None:
+        shutil.rmtree(self._folder(state_id), ignore_errors=True)

@@ -1,0 +1,133 @@
+"""What a persisted run looks like: its status, metadata, events and errors."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from executor._errors import FlowError
+from executor._results import ErrorInfo
+
+STATE_FORMAT = 1
+"""The version of the state format; a store refuses states of another version."""
+
+
+class StateStatus(str, enum.Enum):
+    """Where a persisted run stands."""
+
+    RUNNING = "running"
+    """Started and not ended (or the process died: resume it)."""
+    PAUSED = "paused"
+    """A step raised ``Pause`` without awaiting anything: resume to go on."""
+    AWAITING = "awaiting"
+    """A step raised ``Pause(awaiting=name)``: resume with that input to go on."""
+    FAILED = "failed"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateMetadata:
+    """What you say about a run, stored with it."""
+
+    tags: tuple[str, ...] = ()
+    """Labels to find runs by (``store.list_states(tags=[...])``)."""
+    description: str = ""
+    custom_data: Mapping[str, Any] = field(default_factory=dict)
+    """Anything encodable by the typed codec."""
+    parent_state_id: str | None = None
+    """The run this one was resumed from (set by the engine: lineage)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "custom_data", MappingProxyType(dict(self.custom_data)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateEvent:
+    """How one step invocation ended, as persisted: the checkpoint."""
+
+    seq: int
+    """Order of the event within its run."""
+    address: str
+    digest: str | None
+    """A digest of the step's inputs (None when they have no stable encoding)."""
+    status: str
+    """The StepStatus value: completed, cached, replayed, failed, timed_out, ..."""
+    output: Any = None
+    attempts: int = 0
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: ErrorInfo | None = None
+    awaiting: str | None = None
+    """For a paused step: the input it waits for."""
+
+    @property
+    def completed(self) -> bool:
+        """Whether the event holds a usable output."""
+        return self.status in ("completed", "cached", "replayed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionState:
+    """A persisted run, as loaded from a store."""
+
+    state_id: str
+    flow: str
+    status: StateStatus
+    inputs: Mapping[str, Any]
+    metadata: StateMetadata
+    events: tuple[StateEvent, ...]
+    created_at: float
+    updated_at: float
+    contexts: Mapping[str, Any] = field(default_factory=dict)
+    """Context snapshots: ``"start"`` and ``"end"`` (absent when not encodable)."""
+    pause: Mapping[str, Any] = field(default_factory=dict)
+    """For a paused run: ``address``, ``reason``, ``awaiting``."""
+
+    def latest(self) -> dict[str, StateEvent]:
+        """The last event of every address (a later attempt supersedes an earlier)."""
+        found: dict[str, StateEvent] = {}
+        for event in self.events:
+            found[event.address] = event
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateSummary:
+    """One run in a listing (``store.list_states``)."""
+
+    state_id: str
+    flow: str
+    status: StateStatus
+    created_at: float
+    updated_at: float
+    tags: tuple[str, ...]
+    parent_state_id: str | None
+
+
+class StateError(FlowError):
+    """A state cannot be found, read or written."""
+
+
+class StateNotFound(StateError, KeyError):
+    """No state with that id (never stored, or deleted)."""
+
+    def __init__(self, state_id: str, where: str) -> None:
+        self.state_id = state_id
+        super().__init__(f"no state {state_id!r} in {where} (never stored, or deleted)")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StateCorrupted(StateError):
+    """A state's data is damaged, truncated, of an unknown format, or incomplete."""
+
+    def __init__(self, where: str, state_id: str | None, problem: str) -> None:
+        self.where = where
+        self.state_id = state_id
+        subject = f"state {state_id!r} in {where}" if state_id else where
+        super().__init__(f"{subject}: {problem}; nothing was loaded")

@@ -1,0 +1,268 @@
+"""SQLiteStateBackend: the embedded default, ``.flowexec/state.db``.
+
+WAL journal; one transaction per event, so a killed process loses at most the
+step it was running. Several processes may write different runs to one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
+from executor.state._store import ArtifactBackend, StateStore
+
+FILE_FORMAT = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flowexec_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS states (
+    number INTEGER PRIMARY KEY,
+    state_id TEXT NOT NULL UNIQUE,
+    flow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    parent_state_id TEXT,
+    header TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state_tags (
+    state_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (state_id, tag)
+);
+-- Keyed by the state's integer number: a smaller index than the text id, so each
+-- checkpoint (one insert, one commit) is cheaper. The address is inside the body.
+CREATE TABLE IF NOT EXISTS events (
+    state INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (state, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
+"""
+
+
+class SQLiteArtifactBackend:
+    """Artifacts in the same SQLite file as the states."""
+
+    def __init__(self, store: SQLiteStateBackend) -> None:
+        self._store = store
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self._store._connection().execute(
+            "INSERT OR IGNORE INTO artifacts (digest, data) VALUES (?, ?)", (digest, data)
+        )
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        row = (
+            self._store._connection()
+            .execute("SELECT data FROM artifacts WHERE digest = ?", (digest,))
+            .fetchone()
+        )
+        if row is None:
+            raise KeyError(digest)
+        return bytes(row[0])
+
+
+class SQLiteStateBackend(StateStore):
+    """States and their events in one SQLite file.
+
+    Args:
+        path: the database file (its folder is created if missing).
+        codec: ``"json"`` (default) or ``"pickle"``, see :class:`StateStore`.
+        artifacts: where large outputs go (default: a table in this file).
+        timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ".flowexec/state.db",
+        *,
+        codec: Any = "json",
+        artifacts: ArtifactBackend | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self.location = f"state file {str(self.path)!r}"
+        self.timeout = timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._numbers: dict[str, int] = {}  # state id -> its row number, for appends
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(codec=codec, artifacts=artifacts)
+        self._connection()  # fail now if the file is unusable
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStateBackend {str(self.path)!r}>"
+
+    def _default_artifacts(self) -> ArtifactBackend:
+        return SQLiteArtifactBackend(self)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        try:
+            connection = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(
+                "INSERT OR IGNORE INTO flowexec_meta (name, value) VALUES ('format', ?)",
+                (FILE_FORMAT,),
+            )
+            (found,) = connection.execute(
+                "SELECT value FROM flowexec_meta WHERE name = 'format'"
+            ).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise StateCorrupted(
+                self.location, None, f"cannot be opened as a state store ({error})"
+            ) from None
+        if found != FILE_FORMAT:
+            connection.close()
+            raise StateCorrupted(
+                self.location,
+                None,
+                f"file format {found!r} is not the one this flowexec reads ({FILE_FORMAT!r})",
+            )
+        self._local.connection = connection
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def _insert(
+        self,
+        state_id: str,
+        flow: str,
+        status: str,
+        created: float,
+        parent: str | None,
+        tags: Sequence[str],
+        header: str,
+    ) -> None:
+        connection = self._connection()
+        with connection:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT INTO states (state_id, flow, status, created_at, updated_at, "
+                "parent_state_id, header) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (state_id, flow, status, created, created, parent, header),
+            )
+            connection.executemany(
+                "INSERT OR IGNORE INTO state_tags (state_id, tag) VALUES (?, ?)",
+                [(state_id, tag) for tag in tags],
+            )
+
+    def _number(self, state_id: str) -> int:
+        number = self._numbers.get(state_id)
+        if number is None:
+            row = (
+                self._connection()
+                .execute("SELECT number FROM states WHERE state_id = ?", (state_id,))
+                .fetchone()
+            )
+            if row is None:
+                raise StateNotFound(state_id, self.location)
+            number = self._numbers[state_id] = int(row[0])
+        return number
+
+    def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
+        self._connection().execute(
+            "INSERT INTO events (state, seq, body) VALUES (?, ?, ?)",
+            (self._number(state_id), seq, body),
+        )
+
+    def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
+        if header is None:
+            cursor = self._connection().execute(
+                "UPDATE states SET status = ?, updated_at = ? WHERE state_id = ?",
+                (status, updated, state_id),
+            )
+        else:
+            cursor = self._connection().execute(
+                "UPDATE states SET status = ?, updated_at = ?, header = ? WHERE state_id = ?",
+                (status, updated, header, state_id),
+            )
+        if cursor.rowcount == 0:
+            raise StateNotFound(state_id, self.location)
+
+    def _read(self, state_id: str) -> tuple[str, str, float, float, str, list[tuple[int, str]]]:
+        connection = self._connection()
+        try:
+            row = connection.execute(
+                "SELECT flow, status, created_at, updated_at, header FROM states "
+                "WHERE state_id = ?",
+                (state_id,),
+            ).fetchone()
+            if row is None:
+                raise StateNotFound(state_id, self.location)
+            events = connection.execute(
+                "SELECT seq, body FROM events WHERE state = "
+                "(SELECT number FROM states WHERE state_id = ?) ORDER BY seq",
+                (state_id,),
+            ).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise StateCorrupted(self.location, state_id, f"unreadable ({error})") from None
+        flow, status, created, updated, header = row
+        return flow, status, created, updated, header, [(int(s), b) for s, b in events]
+
+    def _read_header(self, state_id: str) -> str:
+        row = (
+            self._connection()
+            .execute("SELECT header FROM states WHERE state_id = ?", (state_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise StateNotFound(state_id, self.location)
+        return str(row[0])
+
+    def _summaries(self) -> Iterable[StateSummary]:
+        connection = self._connection()
+        tags: dict[str, list[str]] = {}
+        for state_id, tag in connection.execute("SELECT state_id, tag FROM state_tags"):
+            tags.setdefault(state_id, []).append(tag)
+        return [
+            StateSummary(
+                state_id=sid,
+                flow=flow,
+                status=StateStatus(status),
+                created_at=created,
+                updated_at=updated,
+                tags=tuple(sorted(tags.get(sid, ()))),
+                parent_state_id=parent,
+            )
+            for sid, flow, status, created, updated, parent in connection.execute(
+                "SELECT state_id, flow, status, created_at, updated_at, parent_state_id FROM states"
+            )
+        ]
+
+    def _delete(self, state_id: str) -> None:
+        connection = self._connection()
+        with connection:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "DELETE FROM events WHERE state = (SELECT number FROM states WHERE state_id = ?)",
+                (state_id,),
+            )
+            connection.execute("DELETE FROM state_tags WHERE state_id = ?", (state_id,))
+            connection.execute("DELETE FROM states WHERE state_id = ?", (state_id,))
+        self._numbers.pop(state_id, None)
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
