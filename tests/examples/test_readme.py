@@ -13,7 +13,7 @@ def python_blocks(text: str) -> list[str]:
 
 
 def test_quick_start_runs_and_prints_what_it_says(tmp_path):
-    (block,) = python_blocks((ROOT / "README.md").read_text())
+    block = python_blocks((ROOT / "README.md").read_text())[0]
     script = tmp_path / "report.py"
     script.write_text(block)
     out = subprocess.run(
@@ -32,3 +32,13 @@ def test_install_and_test_commands_lead_the_readme():
     assert commands == ['python -m pip install -e ".[dev]"', "python -m pytest -n 2 --cov"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert all(command in ci for command in commands)
+
+
+def test_persisted_run_section_runs_on_sqlite_under_dot_flowexec(tmp_path):
+    quick_start, persisted = python_blocks((ROOT / "README.md").read_text())
+    (tmp_path / "report.py").write_text(quick_start)
+    (tmp_path / "approve.py").write_text(persisted)
+    out = subprocess.run([sys.executable, "approve.py"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.splitlines() == ["awaiting approval", "sent replayed", "completed"]
+    assert (tmp_path / ".flowexec" / "state.db").exists()
