@@ -18,6 +18,7 @@ from executor.state._model import StateCorrupted, StateNotFound, StateStatus, St
 from executor.state._store import ArtifactBackend, StateStore
 
 FILE_FORMAT = "1"
+_SEQ_MASK = (1 << 32) - 1  # the low 32 bits of an event id: its seq within the run
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS flowexec_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,14 +37,14 @@ CREATE TABLE IF NOT EXISTS state_tags (
     tag TEXT NOT NULL,
     PRIMARY KEY (state_id, tag)
 );
--- Keyed by the state's integer number: a smaller index than the text id, so each
--- checkpoint (one insert, one commit) is cheaper. The address is inside the body.
+-- One integer key per event, (state number << 32) | seq, as the rowid: a single
+-- B-tree that grows at its end, so a checkpoint (one insert, one commit) is as
+-- cheap as SQLite makes it, and a run's events are one range. The address is
+-- inside the body.
 CREATE TABLE IF NOT EXISTS events (
-    state INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (state, seq)
-) WITHOUT ROWID;
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 
@@ -178,10 +179,8 @@ class SQLiteStateBackend(StateStore):
         return number
 
     def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
-        self._connection().execute(
-            "INSERT INTO events (state, seq, body) VALUES (?, ?, ?)",
-            (self._number(state_id), seq, body),
-        )
+        event_id = self._number(state_id) << 32 | seq
+        self._connection().execute("INSERT INTO events (id, body) VALUES (?, ?)", (event_id, body))
 
     def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
         if header is None:
@@ -207,15 +206,15 @@ class SQLiteStateBackend(StateStore):
             ).fetchone()
             if row is None:
                 raise StateNotFound(state_id, self.location)
+            first = self._number(state_id) << 32
             events = connection.execute(
-                "SELECT seq, body FROM events WHERE state = "
-                "(SELECT number FROM states WHERE state_id = ?) ORDER BY seq",
-                (state_id,),
+                "SELECT id, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id",
+                (first, first | _SEQ_MASK),
             ).fetchall()
         except sqlite3.DatabaseError as error:
             raise StateCorrupted(self.location, state_id, f"unreadable ({error})") from None
         flow, status, created, updated, header = row
-        return flow, status, created, updated, header, [(int(s), b) for s, b in events]
+        return flow, status, created, updated, header, [(i & _SEQ_MASK, b) for i, b in events]
 
     def _read_header(self, state_id: str) -> str:
         row = (
@@ -251,9 +250,9 @@ class SQLiteStateBackend(StateStore):
         connection = self._connection()
         with connection:
             connection.execute("BEGIN IMMEDIATE")
+            first = self._number(state_id) << 32
             connection.execute(
-                "DELETE FROM events WHERE state = (SELECT number FROM states WHERE state_id = ?)",
-                (state_id,),
+                "DELETE FROM events WHERE id BETWEEN ? AND ?", (first, first | _SEQ_MASK)
             )
             connection.execute("DELETE FROM state_tags WHERE state_id = ?", (state_id,))
             connection.execute("DELETE FROM states WHERE state_id = ?", (state_id,))

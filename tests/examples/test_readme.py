@@ -38,7 +38,8 @@ def test_persisted_run_section_runs_on_sqlite_under_dot_flowexec(tmp_path):
     quick_start, persisted = python_blocks((ROOT / "README.md").read_text())
     (tmp_path / "report.py").write_text(quick_start)
     (tmp_path / "approve.py").write_text(persisted)
-    out = subprocess.run([sys.executable, "approve.py"], capture_output=True, text=True,
-                         check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "approve.py"], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert out.stdout.splitlines() == ["awaiting approval", "sent replayed", "completed"]
     assert (tmp_path / ".flowexec" / "state.db").exists()

@@ -235,7 +235,7 @@ def test_damaged_rows_and_unknown_formats_are_named(tmp_path):
     store = SQLiteStateBackend(path)
     state_id = ss.report().run(n=2, store=store).state_id
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE events SET body = '{broken' WHERE seq = 1")
+        db.execute("UPDATE events SET body = '{broken' WHERE (id & 4294967295) = 1")
     with pytest.raises(StateCorrupted, match=f"state '{state_id}'.*event 1 is damaged"):
         store.load(state_id)
     with sqlite3.connect(path) as db:
