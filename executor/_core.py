@@ -9,6 +9,7 @@ from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
+from executor import testing
 from executor._async_scheduler import run_async
 from executor._errors import FlowDefinitionError, StepFailed
 from executor._executors import (
@@ -33,6 +34,27 @@ from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
 from executor.state._model import StateMetadata, StateStatus
 from executor.state._store import StateStore
+
+
+def _tap(flow: Flow, inputs: Mapping[str, Any] | None) -> Recorder | None:
+    """A recorder for a test harness's tap on this run, when one is installed."""
+    interceptor = testing.intercepting()
+    if interceptor is None:
+        return None
+    tap = interceptor.tap_run(flow.name, dict(inputs or {}))
+    if tap is None:
+        return None
+    replay = dict(tap.replay) if tap.replay is not None else None
+    return Recorder(
+        None,
+        None,
+        replay=replay,
+        strict=tap.strict,
+        validating=tap.validating,
+        tap=tap,
+        record_replayed=True,
+    )
+
 
 _STATE_OF = {
     RunStatus.COMPLETED: StateStatus.COMPLETED,
@@ -200,6 +222,8 @@ class ExecutorCore:
         recorder: Recorder | None,
     ) -> FlowResult:
         """One run, recorded, replayed or validated as ``recorder`` says."""
+        if recorder is None:
+            recorder = _tap(flow, inputs)
         if self.executor == "async":
             result: FlowResult = run_coroutine(
                 self._aexecute(
@@ -284,9 +308,13 @@ class ExecutorCore:
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "big") >> 1
         hooks = HookRelay((*self.plugins, *plugins))
+        step_executor = self.step_executor
+        interceptor = testing.intercepting()
+        if interceptor is not None:
+            step_executor = interceptor.wrap_step_executor(step_executor)
         backend = cache if cache is not None else self.cache
         runtime = Runtime(
-            step_executor=self.step_executor,
+            step_executor=step_executor,
             hooks=hooks,
             cache=RunCache(backend, lambda: flow.default_cache),
             meter=UsageMeter(limits),
@@ -305,6 +333,9 @@ class ExecutorCore:
         return state
 
     def _end(self, state: RunState) -> FlowResult:
+        if state.recorder is not None and state.recorder.tap is not None:
+            state.recorder.tap.mismatches.extend(state.recorder.mismatches)
+            state.recorder.tap.misses.extend(state.recorder.replay_misses)
         recorder = state.recorder
         state_id = recorder.state_id if recorder is not None and recorder.persisting else None
         result = state.to_result(perf_counter(), state_id)

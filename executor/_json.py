@@ -18,7 +18,7 @@ def _refuse(value: object) -> object:
     raise TypeError(f"not JSON-ready data: {type(value).__qualname__}")
 
 
-def _sorted_encoder(ascii_only: bool) -> Callable[[Any], str]:
+def _sorted_encoder(ascii_only: bool, allow_nan: bool) -> Callable[[Any], str]:
     make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
     strings = json.encoder.encode_basestring_ascii if ascii_only else json.encoder.encode_basestring
     if make is None:  # pragma: no cover - CPython without the _json accelerator
@@ -27,13 +27,14 @@ def _sorted_encoder(ascii_only: bool) -> Callable[[Any], str]:
         )
         return encoder.encode
     # No cycle check (markers=None): callers pass codec output or checked data.
-    iterencode = make(None, _refuse, strings, None, ":", ",", True, False, False)
+    iterencode = make(None, _refuse, strings, None, ":", ",", True, False, allow_nan)
     return lambda value: "".join(iterencode(value, 0))
 
 
-dumps_ascii = _sorted_encoder(ascii_only=True)
-"""Sorted, compact, ASCII-only JSON (``\\u`` escapes): for hashing."""
-dumps = _sorted_encoder(ascii_only=False)
+dumps_ascii = _sorted_encoder(ascii_only=True, allow_nan=True)
+"""Sorted, compact, ASCII-only JSON (``\\u`` escapes), NaN and infinities written as
+``NaN``/``Infinity``: for hashing (cache keys)."""
+dumps = _sorted_encoder(ascii_only=False, allow_nan=False)
 """Sorted, compact JSON keeping non-ASCII text readable: for files people read."""
 _string = json.encoder.encode_basestring
 

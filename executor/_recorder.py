@@ -27,6 +27,7 @@ from executor.cache._keys import KEY_GENERATOR
 from executor.state._model import StateEvent
 from executor.state._report import Mismatch, readable_diff
 from executor.state._store import StateStore
+from executor.testing import RecordedStep, RunTap
 
 DIGEST_FORMAT = b"flowexec-inputs/1"
 
@@ -51,14 +52,17 @@ class Recorder:
         store: StateStore | None,
         state_id: str | None,
         *,
-        replay: Mapping[str, StateEvent] | None = None,
+        replay: Mapping[str, StateEvent | RecordedStep] | None = None,
         strict: bool = False,
         record_replayed: bool = True,
         first_seq: int = 0,
         validating: bool = False,
         known: tuple[str, ...] = (),
+        tap: RunTap | None = None,
     ) -> None:
         self.store = store
+        self.tap = tap
+        """A test harness's tap: recorded steps go to it instead of a store."""
         self.known = known or tuple(replay or ())
         """Every recorded address, for 'nearest address' hints."""
         self.state_id = state_id
@@ -74,9 +78,11 @@ class Recorder:
 
     @property
     def persisting(self) -> bool:
-        return self.store is not None and self.state_id is not None
+        return self.tap is not None or (self.store is not None and self.state_id is not None)
 
-    def recorded(self, address: str, digest: str | None) -> StateEvent | ReplayMismatch | None:
+    def recorded(
+        self, address: str, digest: str | None
+    ) -> StateEvent | RecordedStep | ReplayMismatch | None:
         """The recorded event to reuse for this call; a ReplayMismatch when strict
         replay cannot use one; ``None`` to run the step."""
         if self.replay is None or self.validating:
@@ -98,7 +104,11 @@ class Recorder:
         with self._lock:
             self.replay_misses.append(address)
         if self.strict:
-            return ReplayMismatch(address, reason, nearest)
+            mismatch = ReplayMismatch(address, reason, nearest)
+            tap = self.tap
+            if tap is not None and tap.on_mismatch is not None and tap.on_mismatch(mismatch):
+                return None  # the harness lets this step run for real
+            return mismatch
         return None
 
     def _nearest(self, address: str) -> str | None:
@@ -135,6 +145,10 @@ class Recorder:
         awaiting: str | None = None,
     ) -> None:
         """Persist how one step ended (raises CodecError for an unstorable output)."""
+        if self.tap is not None:
+            text = f"{error.type.rsplit('.', 1)[-1]}: {error.message}" if error else None
+            self.tap.keep(RecordedStep(address, digest, status, output, text))
+            return
         if not self.persisting:
             return
         assert self.store is not None

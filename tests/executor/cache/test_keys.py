@@ -229,3 +229,8 @@ PINNED = {
     "time-and-money": "6301cf659867e692d2990c00b3aff2526e164e3109f04f61c13e92d1546f0118",
     "types": "f68a9c160b10820e0f3684ece2381eae11b2b7b0569acb60a296e3db1e55113d",
 }
+
+
+def test_non_finite_floats_in_plain_inputs():
+    assert key([math.inf]) != key([-math.inf])
+    assert key({"a": math.nan}) == key({"a": float("nan")})
