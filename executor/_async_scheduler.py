@@ -12,9 +12,9 @@ import functools
 import heapq
 import inspect
 from concurrent.futures import CancelledError, ThreadPoolExecutor
-from time import perf_counter
 from typing import Any
 
+from executor._clock import Clock
 from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
 from executor._run import Resolved, RunState
@@ -38,7 +38,7 @@ class _Ended:
         self.error = error
         self.attempts = attempts
         self.started = started
-        self.ended = perf_counter()
+        self.ended = Clock.perf_counter()
         self.cancelled = cancelled
 
 
@@ -117,7 +117,7 @@ async def _attempts(
 ) -> _Ended:
     """Every attempt of one step. In its own task, a cancellation is the run stopping
     and ends the step as CANCELLED; awaited inline, it is the caller's and propagates."""
-    started = perf_counter()
+    started = Clock.perf_counter()
     attempt = 0
     while True:
         attempt += 1

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
 from executor import testing
 from executor._async_scheduler import run_async
+from executor._clock import Clock
 from executor._errors import FlowDefinitionError, StepFailed
 from executor._executors import (
     EXECUTOR_NAMES,
@@ -338,7 +338,7 @@ class ExecutorCore:
             state.recorder.tap.misses.extend(state.recorder.replay_misses)
         recorder = state.recorder
         state_id = recorder.state_id if recorder is not None and recorder.persisting else None
-        result = state.to_result(perf_counter(), state_id)
+        result = state.to_result(Clock.perf_counter(), state_id)
         if state_id is not None:
             assert recorder is not None
             assert recorder.store is not None

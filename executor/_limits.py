@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextvars
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from executor._clock import Clock
 from executor._errors import FlowDefinitionError, FlowError
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class UsageMeter:
         self.limits = limits
         self.limited = limits is not None
         self._lock = threading.Lock()
-        self._started = time.monotonic()
+        self._started = Clock.monotonic()
         self._totals: dict[str, float] = {"steps": 0}
 
     def usage(self, uncounted_steps: int = 0) -> dict[str, float]:
@@ -120,7 +120,7 @@ class UsageMeter:
         with self._lock:
             totals = dict(self._totals)
         totals["steps"] += uncounted_steps
-        totals["seconds"] = round(time.monotonic() - self._started, 6)
+        totals["seconds"] = round(Clock.monotonic() - self._started, 6)
         return totals
 
     def start_step(self, address: str) -> None:
@@ -155,13 +155,13 @@ class UsageMeter:
         assert self.limits is not None
         bound = self.limits.max_seconds
         if bound is not None:
-            elapsed = time.monotonic() - self._started
+            elapsed = Clock.monotonic() - self._started
             if elapsed > bound:
                 raise self._exceeded(address, "max_seconds", bound, elapsed)
 
     def _exceeded(self, address: str, limit: str, bound: float, attempted: float) -> Exception:
         usage = dict(self._totals)
-        usage["seconds"] = round(time.monotonic() - self._started, 6)
+        usage["seconds"] = round(Clock.monotonic() - self._started, 6)
         return UsageLimitExceeded(address, limit, bound, attempted, usage)
 
 

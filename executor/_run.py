@@ -16,11 +16,11 @@ level (a composite's nested plan gets a RunState of its own):
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from executor._clock import Clock
 from executor._context import replace_all
 from executor._errors import Pause, ReplayMismatch, StepTimeout
 from executor._executors import Outcome, Task
@@ -97,8 +97,8 @@ class RunState:
         self.first_failure: int | None = None
         self.limit_error: UsageLimitExceeded | None = None
         self.stopping = False
-        self.wall0 = time.time()
-        self.perf0 = time.perf_counter()
+        self.wall0 = Clock.wall()
+        self.perf0 = Clock.perf_counter()
         self._to_wall = self.wall0 - self.perf0  # perf_counter() + this = wall clock
 
     # -- the pipeline ---------------------------------------------------------------
@@ -135,7 +135,7 @@ class RunState:
             if resolved is not None:
                 return resolved
         if self.limited and not node.step.is_composite:  # counted under the meter's lock
-            now = time.perf_counter()
+            now = Clock.perf_counter()
             try:
                 self.meter.start_step(self.addresses[node.index])
             except UsageLimitExceeded as error:
@@ -155,7 +155,7 @@ class RunState:
         found = recorder.recorded(address, digest)
         if found is None:
             return None
-        now = time.perf_counter()
+        now = Clock.perf_counter()
         if isinstance(found, ReplayMismatch):
             self.finish(node, None, found, 0, now, now)
             return Resolved.FAILED
@@ -174,7 +174,7 @@ class RunState:
     def _begin_cached(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
         index = node.index
         address = self.addresses[index]
-        now = time.perf_counter()
+        now = Clock.perf_counter()
         cache = self.runtime.cache
         try:
             key, found = cache.fetch(node, inputs, self.context_of(index), address)

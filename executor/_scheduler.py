@@ -13,9 +13,9 @@ import heapq
 import itertools
 from collections.abc import Callable
 from concurrent.futures import CancelledError
-from time import perf_counter
 from typing import Any
 
+from executor._clock import Clock
 from executor._executors import Dispatcher, Task, attempt
 from executor._run import Resolved, RunState
 
@@ -83,7 +83,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
         token = next(tokens)
         in_flight[token] = step
         if timeout is not None:
-            heapq.heappush(deadlines, (perf_counter() + timeout, token))
+            heapq.heappush(deadlines, (Clock.perf_counter() + timeout, token))
         if task is None:
             # A composite coordinates nested work on the same pool: it gets a thread
             # of its own, never a pool worker (which could starve the pool).
@@ -107,7 +107,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             error,
             step.attempt,
             step.started,
-            perf_counter(),
+            Clock.perf_counter(),
             tb,
             cancelled,
         )
@@ -125,7 +125,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
         elif delay <= 0:
             launch(step)
         else:
-            heapq.heappush(waiting, (perf_counter() + delay, next(tokens), step, error))
+            heapq.heappush(waiting, (Clock.perf_counter() + delay, next(tokens), step, error))
 
     def stop() -> None:
         # Queued attempts are cancelled; running ones are waited for; retries end now.
@@ -140,7 +140,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     while True:
         # Due retries first, then new steps; either may run inline and finish at
         # once, so whether anything is left to wait for is asked only after both.
-        now = perf_counter()
+        now = Clock.perf_counter()
         while waiting and waiting[0][0] <= now:
             launch(heapq.heappop(waiting)[2])
         while ready and active < limit and not state.stopping:
@@ -153,10 +153,10 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
                         heapq.heappush(ready, released)
                 continue
             active += 1
-            launch(_Active(index, inputs, perf_counter()))
+            launch(_Active(index, inputs, Clock.perf_counter()))
         if not in_flight and not waiting:
             break
-        now = perf_counter()
+        now = Clock.perf_counter()
         while deadlines and deadlines[0][1] not in in_flight:
             heapq.heappop(deadlines)  # that attempt already ended
         wake = min(
@@ -174,7 +174,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
                     settle(finished, outcome.value, None, None)
                 else:
                     failed(finished, outcome.error, outcome.traceback)
-        now = perf_counter()
+        now = Clock.perf_counter()
         while deadlines and deadlines[0][0] <= now:
             _, token = heapq.heappop(deadlines)
             expired = in_flight.pop(token, None)

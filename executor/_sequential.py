@@ -12,9 +12,9 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from time import perf_counter
 from typing import Any
 
+from executor._clock import Clock
 from executor._executors import Outcome, attempt, call_step, invoke
 from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
@@ -46,14 +46,14 @@ def run_sequential(state: RunState) -> None:
                 if inputs is _FAILED:
                     state.release(node, False)
                 continue
-            started = perf_counter()
+            started = Clock.perf_counter()
             if default_executor and node.direct:
                 try:
                     value = node.step.fn(**inputs)
                 except Exception as error:
                     _retry_or_fail(state, node, inputs, started, error)
                 else:
-                    if not complete(node, value, 1, started, perf_counter()):
+                    if not complete(node, value, 1, started, Clock.perf_counter()):
                         state.release(node, False)
             else:
                 _attempts(state, node, inputs, started, 0)
@@ -67,7 +67,7 @@ def _retry_or_fail(
 ) -> None:
     delay = state.retry_delay(node, 1, error)
     if delay is None:
-        state.finish(node, None, error, 1, started, perf_counter())
+        state.finish(node, None, error, 1, started, Clock.perf_counter())
         state.release(node, False)
         return
     time.sleep(delay)
@@ -91,12 +91,12 @@ def _attempts(
         except Exception as error:
             delay = state.retry_delay(node, attempts, error)
             if delay is None:
-                state.finish(node, None, error, attempts, started, perf_counter())
+                state.finish(node, None, error, attempts, started, Clock.perf_counter())
                 state.release(node, False)
                 return
             time.sleep(delay)
         else:
-            if not state.complete(node, value, attempts, started, perf_counter()):
+            if not state.complete(node, value, attempts, started, Clock.perf_counter()):
                 state.release(node, False)
             return
 

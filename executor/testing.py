@@ -26,6 +26,8 @@ __all__ = [
     "RecordedStep",
     "RunTap",
     "current_address",
+    "decode_value",
+    "encode_value",
     "intercept",
     "intercepting",
 ]
@@ -137,3 +139,17 @@ def current_address() -> str | None:
     or a step (``None`` outside one)."""
     scope = _SCOPE.get()
     return None if scope is None else scope.address
+
+
+def encode_value(value: Any, where: str = "value") -> Any:
+    """``value`` as typed-JSON data (what recordings and stores keep)."""
+    from executor._codec import JSON_CODEC
+
+    return JSON_CODEC.encode(value, where)
+
+
+def decode_value(data: Any, where: str = "value") -> Any:
+    """The value typed-JSON ``data`` stands for."""
+    from executor._codec import JSON_CODEC
+
+    return JSON_CODEC.decode(data, where)

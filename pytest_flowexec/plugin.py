@@ -1,15 +1,175 @@
-"""The flowexec pytest plugin.
+"""The flowexec pytest plugin: ``flow_mock`` and deterministic record/replay.
 
-Loaded by pytest through the ``pytest11`` entry point named ``flowexec``. It stays
-thin and lazy: nothing of the engine is imported until a hook needs it.
+Registered through the ``pytest11`` entry point ``flowexec``. It stays thin and
+lazy: the engine is imported only when a test uses the plugin, session state lives
+in ``config.stash``, and xdist workers hand their summary to the controller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from pytest_flowexec import hookspecs
+from pytest_flowexec._mock import FlowMock
+from pytest_flowexec._recording import default_location
+from pytest_flowexec._session import MODES, Stats, TestRun
+
+STATS = pytest.StashKey[Stats]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flowexec", "flowexec record/replay")
+    group.addoption(
+        "--flow-record-mode",
+        choices=MODES,
+        default=None,
+        help="none (default): no recording; once: record when a test has no "
+        "recording, else replay it; new: replay and add new steps; "
+        "rewrite: record every test afresh",
+    )
+    group.addoption(
+        "--flow-replay",
+        action="store_true",
+        default=None,
+        help="replay only: steps are never called; a step missing from the "
+        "recording or whose inputs changed fails the test",
+    )
+    group.addoption(
+        "--flow-validate",
+        action="store_true",
+        default=False,
+        help="call the real steps and compare every output with the recording",
+    )
+    parser.addini("flow_record_mode", "default for --flow-record-mode", default="none")
+    parser.addini("flow_replay", "default for --flow-replay", type="bool", default=False)
+    parser.addini(
+        "flow_recordings_dir",
+        "where recordings live, relative to the rootdir",
+        default="fixtures/recordings",
+    )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "flow_replay: replay this test's flow runs from its recording; steps are never called",
+    )
+    config.addinivalue_line(
+        "markers",
+        "flow_record(mode): record/replay this test's flow runs in mode once, new or rewrite",
+    )
+    mode = config.getoption("flow_record_mode") or config.getini("flow_record_mode")
+    if mode not in MODES:
+        raise pytest.UsageError(f"flow_record_mode must be one of {', '.join(MODES)}, got {mode!r}")
+    config.stash[STATS] = Stats()
+
+
+def _mode(item: pytest.Item) -> str:
+    config = item.config
+    if config.getoption("flow_validate"):
+        return "validate"
+    replay = config.getoption("flow_replay")
+    if replay is None:
+        replay = config.getini("flow_replay")
+    if replay or item.get_closest_marker("flow_replay") is not None:
+        return "replay"
+    marker = item.get_closest_marker("flow_record")
+    if marker is not None:
+        mode = marker.args[0] if marker.args else marker.kwargs.get("mode", "once")
+        if mode not in MODES:
+            raise pytest.UsageError(
+                f"{item.nodeid}: flow_record mode must be one of {', '.join(MODES)}, got {mode!r}"
+            )
+        return str(mode)
+    return str(config.getoption("flow_record_mode") or config.getini("flow_record_mode"))
+
+
+def recording_path(item: pytest.Item) -> Path:
+    """Where ``item``'s recording lives: the default location, or a hook's answer."""
+    module = Path(str(getattr(item, "path", item.fspath)))
+    name = item.name
+    parent = getattr(item, "cls", None)
+    if parent is not None:
+        name = f"{parent.__name__}.{name}"
+    default = default_location(
+        item.config.rootpath, item.config.getini("flow_recordings_dir"), module, name
+    )
+    chosen = item.config.hook.pytest_flowexec_recording_path(item=item, default=default)
+    return Path(chosen) if chosen is not None else default
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    mode = _mode(item)
+    mock = getattr(item, "funcargs", {}).get("flow_mock")
+    if mode == "none" and mock is None:
+        return (yield)  # the plugin stays out of tests that do not use it
+    test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
+    with test.environment():
+        result = yield
+    problems = test.finish(item.config.stash[STATS])
+    if problems:
+        raise AssertionError("\n".join(problems))
+    return result
+
+
+@pytest.fixture
+def flow_mock() -> FlowMock:
+    """Stub or spy on steps of every flow the test runs (see docs/testing.md)."""
+    return FlowMock()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     from executor import __version__
 
-    return f"flowexec {__version__}"
+    if config.getoption("flow_validate"):
+        mode = "validate"
+    elif config.getoption("flow_replay") or config.getini("flow_replay"):
+        mode = "replay"
+    else:
+        mode = config.getoption("flow_record_mode") or config.getini("flow_record_mode")
+    return (
+        f"flowexec {__version__}: record/replay mode {mode}, recordings in "
+        f"{config.getini('flow_recordings_dir')}"
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput["flowexec"] = session.config.stash[STATS].to_json()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    data = getattr(node, "workeroutput", {}).get("flowexec")
+    if data is not None:
+        node.config.stash[STATS].add(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if getattr(config, "workeroutput", None) is not None:
+        return
+    stats = config.stash[STATS]
+    if not (
+        stats.recorded or stats.replayed or stats.mismatched or stats.unused or stats.files_written
+    ):
+        return
+    terminalreporter.section("flowexec")
+    terminalreporter.line(
+        f"recorded {stats.recorded} step(s) ({stats.files_written} file(s) written), "
+        f"replayed {stats.replayed}, mismatched {stats.mismatched}, "
+        f"unused {len(stats.unused)}"
+    )
+    for entry in sorted(stats.unused)[:20]:
+        terminalreporter.line(f"  unused: {entry}")
+    if len(stats.unused) > 20:
+        terminalreporter.line(f"  ... and {len(stats.unused) - 20} more")

@@ -1,0 +1,160 @@
+"""The ``flow_mock`` fixture: stub and spy on steps of every flow a test runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from executor import Step, StepExecutor
+
+_UNSET: Any = object()
+
+
+@dataclass
+class _Rule:
+    target: str
+    spy: bool
+    return_value: Any = _UNSET
+    side_effect: Any = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    matched: bool = False
+    answers: Iterable[Any] | None = None
+
+
+class FlowMock:
+    """Stub or spy on steps by step name (``"fetch"``) or full address
+    (``"report/fetch"``, ``"report/each[2]"``); an address wins over a name.
+
+    Every flow the test runs — on any executor, started anywhere — goes through it.
+    At the end of the test, a stub or spy that matched no step is an error: a typo
+    must not silently stub nothing.
+    """
+
+    def __init__(self) -> None:
+        self._rules: dict[str, _Rule] = {}
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- configuring --------------------------------------------------------------
+
+    def stub(self, target: str, return_value: Any = _UNSET, *, side_effect: Any = None) -> None:
+        """Answer calls of ``target`` without running it.
+
+        Args:
+            return_value: what every call returns.
+            side_effect: a list of successive answers (an exception in it is
+                raised), a callable receiving the step's inputs as keywords, or an
+                exception (class or instance) to raise.
+        """
+        if return_value is _UNSET and side_effect is None:
+            raise TypeError(f"flow_mock.stub({target!r}): give return_value= or side_effect=")
+        answers = iter(side_effect) if isinstance(side_effect, (list, tuple)) else None
+        self._rules[target] = _Rule(target, False, return_value, side_effect, answers=answers)
+
+    def spy(self, target: str) -> None:
+        """Record calls of ``target`` and let them run for real."""
+        self._rules[target] = _Rule(target, True)
+
+    # -- asking ---------------------------------------------------------------------
+
+    def calls(self, target: str) -> list[dict[str, Any]]:
+        """The inputs of every call of ``target``, in order (the context left out)."""
+        return list(self._rule(target).calls)
+
+    def assert_called(self, target: str, times: int | None = None) -> None:
+        """Assert ``target`` was called (exactly ``times`` times, when given)."""
+        count = len(self._rule(target).calls)
+        if times is None and count == 0:
+            raise AssertionError(f"flow_mock: {target!r} was never called")
+        if times is not None and count != times:
+            raise AssertionError(f"flow_mock: {target!r} was called {count} time(s), not {times}")
+
+    def _rule(self, target: str) -> _Rule:
+        try:
+            return self._rules[target]
+        except KeyError:
+            known = ", ".join(sorted(self._rules)) or "none"
+            raise KeyError(
+                f"flow_mock: {target!r} is neither stubbed nor spied on (configured: {known})"
+            ) from None
+
+    def unmatched(self) -> list[str]:
+        """Configured targets that matched no step (checked when the test ends)."""
+        return sorted(rule.target for rule in self._rules.values() if not rule.matched)
+
+    def seen(self) -> list[str]:
+        """Step names and addresses the test's runs went through."""
+        with self._lock:
+            return sorted(self._seen)
+
+    # -- in the engine ----------------------------------------------------------------
+
+    def wrap(self, base: StepExecutor) -> StepExecutor:
+        """The step executor the runs use while the test runs."""
+        return _MockStepExecutor(self, base)
+
+    def answer(
+        self,
+        step: Step[..., Any],
+        inputs: Mapping[str, Any],
+        context: Any,
+        address: str | None,
+        base: StepExecutor,
+    ) -> Any:
+        with self._lock:
+            self._seen.add(step.name)
+            if address is not None:
+                self._seen.add(address)
+            rule = (self._rules.get(address) if address is not None else None) or self._rules.get(
+                step.name
+            )
+            if rule is None:
+                return base(step, inputs, context)
+            rule.matched = True
+            rule.calls.append({k: v for k, v in inputs.items() if k != "context"})
+        if rule.spy:
+            return base(step, inputs, context)
+        return _respond(rule, inputs, address or step.name)
+
+
+def _respond(rule: _Rule, inputs: Mapping[str, Any], where: str) -> Any:
+    if rule.answers is not None:
+        try:
+            answer = next(iter(rule.answers))
+        except StopIteration:
+            raise AssertionError(
+                f"flow_mock: {where!r} was called more often than its side_effect list has answers"
+            ) from None
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+    effect = rule.side_effect
+    if isinstance(effect, type) and issubclass(effect, BaseException):
+        raise effect(f"raised by flow_mock for {where!r}")
+    if isinstance(effect, BaseException):
+        raise effect
+    if callable(effect):
+        return effect(**{k: v for k, v in inputs.items() if k != "context"})
+    return rule.return_value
+
+
+class _MockStepExecutor:
+    """The step executor a test's runs use: stubs answer, everything else runs."""
+
+    def __init__(self, mock: FlowMock, base: StepExecutor) -> None:
+        self._mock = mock
+        self._base = base
+
+    def __call__(self, step: Step[..., Any], inputs: Mapping[str, Any], context: Any) -> Any:
+        from executor.testing import current_address
+
+        return self._mock.answer(step, inputs, context, current_address(), self._base)
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        raise TypeError(
+            "flow_mock stubs live in the test process and cannot be sent to a worker "
+            "process; run this flow with executor='threaded' (or 'sequential') in the test"
+        )

@@ -1,0 +1,157 @@
+"""Recording files: where a test's recording lives, and what is in it.
+
+    fixtures/recordings/<test module path>/<test name>.json
+
+    {
+      "format": "flowexec-recording",
+      "version": 1,
+      "test": "tests/test_report.py::test_total[eu]",
+      "seed": 1234,
+      "frozen_time": "2024-01-01T00:00:00+00:00",
+      "runs": [
+        {"flow": "report",
+         "inputs": {...},
+         "steps": {"report/load": {"digest": "...", "output": [...], "status": "completed"}}}
+      ]
+    }
+
+Keys are sorted and values go through the engine's typed JSON codec, so a file
+reads well in a review and re-recording an unchanged run gives the same bytes.
+Runs are matched to a test's runs by their order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "flowexec-recording"
+VERSION = 1
+
+
+class RecordingError(Exception):
+    """A recording file cannot be read: damaged, or of another format or version."""
+
+
+def default_location(root: Path, recordings_dir: str, module: Path, test_name: str) -> Path:
+    """``<root>/<recordings_dir>/<module path without .py>/<sanitized test name>.json``.
+
+    The one place that decides where a recording lives (a hook can override it).
+    """
+    try:
+        relative = module.resolve().relative_to(root.resolve())
+    except ValueError:
+        relative = Path(module.name)
+    return root / recordings_dir / relative.with_suffix("") / f"{sanitize(test_name)}.json"
+
+
+def sanitize(name: str) -> str:
+    """A test name as a file name: ``test_x[a/b-1]`` becomes ``test_x[a_b-1]``."""
+    return re.sub(r"[^A-Za-z0-9_.\-\[\]]", "_", name)
+
+
+@dataclass
+class RecordedRun:
+    flow: str
+    inputs: Any
+    """The run's inputs, codec-encoded."""
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """address -> {"digest", "status", "output" (codec-encoded), "error"}."""
+
+
+@dataclass
+class Recording:
+    test: str
+    seed: int
+    frozen_time: str
+    runs: list[RecordedRun] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "test": self.test,
+            "seed": self.seed,
+            "frozen_time": self.frozen_time,
+            "runs": [
+                {"flow": run.flow, "inputs": run.inputs, "steps": run.steps} for run in self.runs
+            ],
+        }
+        return (
+            json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+        )
+
+
+def read(path: Path) -> Recording:
+    """The recording in ``path`` (raises RecordingError naming the file)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise RecordingError(
+            f"recording {str(path)!r} is not valid JSON ({error}); "
+            f"re-record it with --flow-record-mode=rewrite"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RecordingError(f"{str(path)!r} is not a flowexec recording")
+    if data.get("version") != VERSION:
+        raise RecordingError(
+            f"recording {str(path)!r} has version {data.get('version')!r}; this flowexec "
+            f"reads version {VERSION}: re-record it with --flow-record-mode=rewrite"
+        )
+    try:
+        return Recording(
+            test=data["test"],
+            seed=data["seed"],
+            frozen_time=data["frozen_time"],
+            runs=[
+                RecordedRun(run["flow"], run["inputs"], dict(run["steps"])) for run in data["runs"]
+            ],
+        )
+    except (KeyError, TypeError) as error:
+        raise RecordingError(f"recording {str(path)!r} is missing {error}") from None
+
+
+def write(path: Path, recording: Recording) -> bool:
+    """Write atomically; returns whether the file changed (unchanged runs: no write)."""
+    text = recording.to_text()
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def unused(recording: Recording, used: Sequence[set[str]]) -> list[str]:
+    """Recorded step addresses a test's runs did not use, as ``run k: address``. An
+    address inside a used one (a replayed composite's items) counts as used."""
+    found = []
+    for k, run in enumerate(recording.runs):
+        taken = used[k] if k < len(used) else set()
+        found += [
+            f"run {k}: {address}" for address in sorted(run.steps) if not _covered(address, taken)
+        ]
+    return found
+
+
+def _covered(address: str, used: set[str]) -> bool:
+    if address in used:
+        return True
+    return any(address.startswith((outer + "/", outer + "[", outer + "#")) for outer in used)
+
+
+def merged(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` steps over ``old`` ones (record mode 'new')."""
+    return {**old, **new}
