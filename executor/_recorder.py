@@ -143,11 +143,16 @@ class Recorder:
         ended_at: float | None,
         error: ErrorInfo | None,
         awaiting: str | None = None,
+        context: Any = None,
     ) -> None:
-        """Persist how one step ended (raises CodecError for an unstorable output)."""
+        """Persist how one step ended (raises CodecError for an unstorable output).
+
+        ``context`` is the context as the step left it, for a step that takes one:
+        replaying the step puts it back (a context that cannot be encoded is not kept).
+        """
         if self.tap is not None:
             text = f"{error.type.rsplit('.', 1)[-1]}: {error.message}" if error else None
-            self.tap.keep(RecordedStep(address, digest, status, output, text))
+            self.tap.keep(RecordedStep(address, digest, status, output, text, _snapshot(context)))
             return
         if not self.persisting:
             return
@@ -166,7 +171,18 @@ class Recorder:
             ended_at=ended_at,
             error=error,
             awaiting=awaiting,
+            context=context,
         )
+
+
+def _snapshot(context: Any) -> Any:
+    """An independent copy of the context (through the codec), or None."""
+    if context is None:
+        return None
+    try:
+        return JSON_CODEC.decode(JSON_CODEC.encode(context))
+    except Exception:
+        return None
 
 
 def _encoded(value: Any) -> str:

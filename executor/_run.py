@@ -160,13 +160,25 @@ class RunState:
             self.finish(node, None, found, 0, now, now)
             return Resolved.FAILED
         self.values[index] = found.output
+        if node.wants_context and found.context is not None:
+            replace_all(self.context_of(index), found.context)  # what the step did to it
         wall = self._to_wall + now
         result = StepResult._record(
             address, self.names[index], _REPLAYED, found.output, 0, wall, wall
         )
         self.results[index] = result
         if recorder.record_replayed:
-            recorder.record(address, digest, _REPLAYED.value, found.output, 0, wall, wall, None)
+            recorder.record(
+                address,
+                digest,
+                _REPLAYED.value,
+                found.output,
+                0,
+                wall,
+                wall,
+                None,
+                context=found.context,
+            )
         if self.step_hooks:
             self.hooks.step_end(address, result)
         return Resolved.HIT
@@ -305,6 +317,7 @@ class RunState:
                     self._to_wall + started,
                     self._to_wall + ended,
                     None,
+                    context=self.context_of(index) if node.wants_context else None,
                 )
             except Exception as error:  # an output the store cannot hold
                 return self.finish(node, None, error, attempts, started, ended)

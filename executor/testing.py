@@ -45,6 +45,8 @@ class RecordedStep:
     output: Any = None
     error: str | None = None
     """``"Type: message"`` for a failed step."""
+    context: Any = None
+    """For a step that takes the context: the context as the step left it."""
 
     @property
     def completed(self) -> bool:

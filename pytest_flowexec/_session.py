@@ -121,6 +121,7 @@ class TestRun:
                 step["status"],
                 decode_value(step.get("output"), address),
                 step.get("error"),
+                decode_value(step["context"], f"{address} context") if "context" in step else None,
             )
             for address, step in run.steps.items()
         }
@@ -202,6 +203,8 @@ class TestRun:
                     event["output"] = encode_value(step.output, f"{address} output")
                 if step.error is not None:
                     event["error"] = step.error
+                if step.context is not None:
+                    event["context"] = encode_value(step.context, f"{address} context")
                 hook.pytest_flowexec_redact_event(
                     item=self.item, run=k, address=address, event=event
                 )

@@ -73,13 +73,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _mode(item: pytest.Item) -> str:
+    """The test's mode. Precedence: --flow-validate, --flow-replay, an explicit
+    --flow-record-mode (so marked tests can be re-recorded), the markers, the ini."""
     config = item.config
     if config.getoption("flow_validate"):
         return "validate"
-    replay = config.getoption("flow_replay")
-    if replay is None:
-        replay = config.getini("flow_replay")
-    if replay or item.get_closest_marker("flow_replay") is not None:
+    if config.getoption("flow_replay"):
+        return "replay"
+    explicit = config.getoption("flow_record_mode")
+    if explicit is not None:
+        return str(explicit)
+    if item.get_closest_marker("flow_replay") is not None or config.getini("flow_replay"):
         return "replay"
     marker = item.get_closest_marker("flow_record")
     if marker is not None:

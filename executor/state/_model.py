@@ -63,6 +63,9 @@ class StateEvent:
     error: ErrorInfo | None = None
     awaiting: str | None = None
     """For a paused step: the input it waits for."""
+    context: Any = None
+    """For a step that takes the context: the context as the step left it (when it
+    could be encoded); a resume puts it back when it reuses the step."""
 
     @property
     def completed(self) -> bool:

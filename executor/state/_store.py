@@ -157,6 +157,7 @@ class StateStore:
         ended_at: float | None,
         error: ErrorInfo | None,
         awaiting: str | None = None,
+        context: Any = None,
     ) -> None:
         """Persist one step's end (one transaction: the checkpoint).
 
@@ -169,6 +170,11 @@ class StateStore:
         parts = [f'{{"address":{enc(address)},"attempts":{attempts}']
         if awaiting is not None:
             parts.append(f',"awaiting":{enc(awaiting)}')
+        if context is not None:
+            try:
+                parts.append(f',"context":{dumps(self.codec.encode(context, "context"))}')
+            except CodecError:
+                pass  # a context holding a client: the event keeps no snapshot
         parts.append(f',"digest":{enc(digest)},"ended_at":{enc(ended_at)}')
         if error is not None:
             fields = {"message": error.message, "traceback": error.traceback, "type": error.type}
@@ -307,6 +313,9 @@ class StateStore:
                 if error
                 else None,
                 awaiting=body.get("awaiting"),
+                context=self.codec.decode(body["context"], "context")
+                if "context" in body
+                else None,
             )
         except StateCorrupted:
             raise

@@ -279,3 +279,26 @@ def test_event_text_is_sorted_compact_json():
         assert text == json.dumps(
             json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
+
+
+def test_resume_restores_what_reused_steps_did_to_the_context(store):
+    attempts = []
+
+    @step
+    def remember(n, context):
+        context["seen"] = n
+        return n
+
+    @step
+    def use(remember, context):
+        attempts.append(dict(context))
+        if len(attempts) == 1:
+            raise RuntimeError("first time fails")
+        return context["seen"]
+
+    flow = Flow("ctx", [remember, use])
+    with pytest.raises(StepFailed) as info:
+        flow.run(n=3, context={}, store=store)
+    result = flow.resume(info.value.result.state_id, store=store, context={})
+    assert result.steps["ctx/remember"].status is StepStatus.REPLAYED
+    assert result["use"] == 3 and attempts[-1] == {"seen": 3}

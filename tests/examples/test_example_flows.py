@@ -1,0 +1,23 @@
+"""The example flows, replayed from fixtures/recordings in every test run.
+
+Re-record after a deliberate change: python -m pytest tests/examples --flow-record-mode=rewrite
+"""
+
+import pytest
+
+from tests.examples import flows
+
+
+@pytest.mark.flow_replay
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async"])
+def test_daily_report(executor):
+    audit = flows.Audit(user="ada")
+    result = flows.daily_report().run(day="2024-01-01", context=audit, executor=executor)
+    assert result["revenue"] == round(sum(result["priced"]), 2)
+    assert set(result["checks"]) == {"big", "small"}
+    assert audit.scratchpad == {"big": result["checks"]["big"], "small": result["checks"]["small"]}
+
+
+@pytest.mark.flow_replay
+def test_shrink():
+    assert flows.shrink().run(value=100.0)["halved"] == 6.25
