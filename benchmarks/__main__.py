@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_cache, bench_composites, bench_core, bench_state
+from benchmarks import bench_cache, bench_composites, bench_core, bench_plugin, bench_state
 from benchmarks._harness import report
 
 SUITES = {
@@ -17,6 +17,7 @@ SUITES = {
     "cache": bench_cache.run,
     "composites": bench_composites.run,
     "state": bench_state.run,
+    "plugin": bench_plugin.run,
 }
 
 

@@ -1,5 +1,5 @@
-"""pytest plugin for flowexec: registered through the ``pytest11`` entry point as ``flowexec``."""
+"""pytest plugin for flowexec: registered through the ``pytest11`` entry point as ``flowexec``.
 
-from executor import __version__
-
-__all__ = ["__version__"]
+Nothing here imports the engine: a session whose tests do not use the plugin pays
+only for loading this small package (see benchmarks/bench_plugin.py).
+"""

@@ -1,5 +1,7 @@
 from types import ModuleType
 
+import pytest
+
 import executor
 
 
@@ -76,3 +78,22 @@ def test_cache_public_names_are_pinned():
         if name.isidentifier() and not name.startswith("_") and not isinstance(value, ModuleType)
     }
     assert set(executor.cache.__all__) == public
+
+
+@pytest.mark.parametrize("name", ["executor.state", "executor.testing"])
+def test_subpackage_public_names_are_pinned(name):
+    import importlib
+
+    module = importlib.import_module(name)
+    assert module.__all__ == sorted(module.__all__)
+    defined_here = {
+        n
+        for n, v in vars(module).items()
+        if n.isidentifier()
+        and not n.startswith("_")
+        and not isinstance(v, ModuleType)
+        and getattr(v, "__module__", "").startswith(name)
+    }
+    assert defined_here <= set(module.__all__) | {"annotations"}
+    for exported in module.__all__:
+        assert hasattr(module, exported), exported

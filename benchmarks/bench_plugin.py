@@ -1,0 +1,124 @@
+"""The pytest plugin: replaying a long recorded flow, and its cost when unused."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import Row
+from benchmarks.bench_core import chain
+from executor.testing import RecordedStep, RunTap, intercept
+
+SUITE = "plugin"
+
+
+class _Replayer:
+    """A harness like the plugin's, replaying one recorded run."""
+
+    def __init__(self, steps: Mapping[str, RecordedStep] | None) -> None:
+        self.steps = steps
+        self.tap: RunTap | None = None
+
+    def wrap_step_executor(self, step_executor: Any) -> Any:
+        return step_executor
+
+    def tap_run(self, flow: str, inputs: Mapping[str, Any]) -> RunTap:
+        if self.steps is None:
+            self.tap = RunTap(record=True)
+        else:
+            self.tap = RunTap(replay=self.steps, strict=True, record=False)
+        return self.tap
+
+
+def replay_long_flow(length: int = 1_000) -> list[Row]:
+    flow = chain(length)
+    recorder = _Replayer(None)
+    with intercept(recorder):
+        flow.run({"x": 0})
+    assert recorder.tap is not None
+    recorded = dict(recorder.tap.recorded)
+    times = []
+    for _ in range(7):
+        replayer = _Replayer(recorded)
+        with intercept(replayer):
+            started = time.perf_counter()
+            result = flow.run({"x": 0})
+            times.append(time.perf_counter() - started)
+        assert result.steps[f"chain{length}/s{length - 1}"].status.value == "replayed"
+    took = statistics.median(times)
+    return [
+        Row(
+            SUITE,
+            f"replay a recorded {length:,}-step flow",
+            took * 1e3,
+            "ms",
+            None,
+            "",
+            "<= 50 ms",
+            took <= 0.050,
+        )
+    ]
+
+
+TESTS = "\n".join(f"def test_{i}():\n    assert {i} + 1 == {i + 1}\n" for i in range(500))
+
+
+def unused_overhead(rounds: int = 5) -> list[Row]:
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "test_many.py").write_text(TESTS)
+        Path(folder, "pytest.ini").write_text("[pytest]\n")
+        env = dict(os.environ)
+        base = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cov",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:hypothesispytest",
+            "-p",
+            "no:timeout",
+        ]
+
+        def session(*extra: str) -> float:
+            started = time.perf_counter()
+            subprocess.run([*base, *extra], cwd=folder, env=env, check=True, capture_output=True)
+            return time.perf_counter() - started
+
+        session()
+        session("-p", "no:flowexec")
+        with_plugin, without = [], []
+        for _ in range(rounds):
+            with_plugin.append(session())
+            without.append(session("-p", "no:flowexec"))
+    a, b = statistics.median(with_plugin), statistics.median(without)
+    return [
+        Row(
+            SUITE,
+            "500-test session, plugin installed but unused",
+            a,
+            "s",
+            b,
+            "with -p no:flowexec",
+            "<= 1.03x",
+            a / b <= 1.03,
+        )
+    ]
+
+
+def run() -> list[Row]:
+    return replay_long_flow() + unused_overhead()
