@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +35,21 @@ from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
 from executor.state._model import StateMetadata, StateStatus
 from executor.state._store import StateStore
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """What one run was asked to do (the options of ExecutorCore.run, gathered)."""
+
+    flow: Flow
+    inputs: Mapping[str, Any] | None
+    context: Any = None
+    outputs: Sequence[str] | None = None
+    on_failure: OnFailure = "stop"
+    plugins: tuple[object, ...] = ()
+    seed: int | None = None
+    cache: CacheBackend | None = None
+    limits: UsageLimits | None = None
 
 
 def _tap(flow: Flow, inputs: Mapping[str, Any] | None) -> Recorder | None:
@@ -144,10 +160,10 @@ class ExecutorCore:
                 result and the usage.
             FlowInputError: an input is missing or unknown.
         """
-        recorder = self._recorder(flow, inputs, context, store, metadata)
-        return self._execute(
-            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
+        args = RunArgs(
+            flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
+        return self._execute(args, self._recorder(args, store, metadata))
 
     async def arun(
         self,
@@ -184,18 +200,13 @@ class ExecutorCore:
                 store=store,
                 metadata=metadata,
             )
-        recorder = self._recorder(flow, inputs, context, store, metadata)
-        return await self._aexecute(
-            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
+        args = RunArgs(
+            flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
+        return await self._aexecute(args, self._recorder(args, store, metadata))
 
     def _recorder(
-        self,
-        flow: Flow,
-        inputs: Mapping[str, Any] | None,
-        context: Any,
-        store: StateStore | None,
-        metadata: StateMetadata | None,
+        self, args: RunArgs, store: StateStore | None, metadata: StateMetadata | None
     ) -> Recorder | None:
         if store is None:
             if metadata is not None:
@@ -204,45 +215,18 @@ class ExecutorCore:
         if not isinstance(store, StateStore):
             raise FlowDefinitionError(f"store must be a state backend, got {store!r}")
         state_id = store.create_state(
-            flow.name, dict(inputs or {}), metadata or StateMetadata(), context
+            args.flow.name, dict(args.inputs or {}), metadata or StateMetadata(), args.context
         )
         return Recorder(store, state_id)
 
-    def _execute(
-        self,
-        flow: Flow,
-        inputs: Mapping[str, Any] | None,
-        context: Any,
-        outputs: Sequence[str] | None,
-        on_failure: OnFailure,
-        plugins: Sequence[object],
-        seed: int | None,
-        cache: CacheBackend | None,
-        limits: UsageLimits | None,
-        recorder: Recorder | None,
-    ) -> FlowResult:
+    def _execute(self, args: RunArgs, recorder: Recorder | None) -> FlowResult:
         """One run, recorded, replayed or validated as ``recorder`` says."""
         if recorder is None:
-            recorder = _tap(flow, inputs)
+            recorder = _tap(args.flow, args.inputs)
         if self.executor == "async":
-            result: FlowResult = run_coroutine(
-                self._aexecute(
-                    flow,
-                    inputs,
-                    context,
-                    outputs,
-                    on_failure,
-                    plugins,
-                    seed,
-                    cache,
-                    limits,
-                    recorder,
-                )
-            )
+            result: FlowResult = run_coroutine(self._aexecute(args, recorder))
             return result
-        state = self._start(
-            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
-        )
+        state = self._start(args, recorder)
         runtime = state.runtime
         try:
             if self.executor == "sequential":
@@ -257,62 +241,36 @@ class ExecutorCore:
             runtime.close()
         return self._end(state)
 
-    async def _aexecute(
-        self,
-        flow: Flow,
-        inputs: Mapping[str, Any] | None,
-        context: Any,
-        outputs: Sequence[str] | None,
-        on_failure: OnFailure,
-        plugins: Sequence[object],
-        seed: int | None,
-        cache: CacheBackend | None,
-        limits: UsageLimits | None,
-        recorder: Recorder | None,
-    ) -> FlowResult:
-        state = self._start(
-            flow, inputs, context, outputs, on_failure, plugins, seed, cache, limits, recorder
-        )
+    async def _aexecute(self, args: RunArgs, recorder: Recorder | None) -> FlowResult:
+        state = self._start(args, recorder)
         try:
             await run_async(state, state.runtime.width, state.runtime.threads())
         finally:
             state.runtime.close()
         return self._end(state)
 
-    def _start(
-        self,
-        flow: Flow,
-        inputs: Mapping[str, Any] | None,
-        context: Any,
-        outputs: Sequence[str] | None,
-        on_failure: OnFailure,
-        plugins: Sequence[object],
-        seed: int | None,
-        cache: CacheBackend | None,
-        limits: UsageLimits | None,
-        recorder: Recorder | None,
-    ) -> RunState:
+    def _start(self, args: RunArgs, recorder: Recorder | None) -> RunState:
+        flow, limits, outputs = args.flow, args.limits, args.outputs
         if not isinstance(flow, Flow):
             raise TypeError(f"ExecutorCore.run needs a Flow, got {flow!r}")
-        if on_failure not in ON_FAILURE_CHOICES:
+        if args.on_failure not in ON_FAILURE_CHOICES:
             raise FlowDefinitionError(
-                f"on_failure must be one of {ON_FAILURE_CHOICES}, got {on_failure!r}"
+                f"on_failure must be one of {ON_FAILURE_CHOICES}, got {args.on_failure!r}"
             )
         if limits is not None and not isinstance(limits, UsageLimits):
             raise FlowDefinitionError(f"limits must be a UsageLimits, got {limits!r}")
         if isinstance(outputs, str):
             outputs = [outputs]
         plan = flow.plan(outputs)
-        given = MappingProxyType(dict(inputs) if inputs is not None else {})
+        given = MappingProxyType(dict(args.inputs) if args.inputs is not None else {})
         flow.check_inputs(plan, given)
-        if seed is None:
-            seed = int.from_bytes(os.urandom(8), "big") >> 1
-        hooks = HookRelay((*self.plugins, *plugins))
+        seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
+        hooks = HookRelay((*self.plugins, *args.plugins))
         step_executor = self.step_executor
         interceptor = testing.intercepting()
         if interceptor is not None:
             step_executor = interceptor.wrap_step_executor(step_executor)
-        backend = cache if cache is not None else self.cache
+        backend = args.cache if args.cache is not None else self.cache
         runtime = Runtime(
             step_executor=step_executor,
             hooks=hooks,
@@ -327,7 +285,12 @@ class ExecutorCore:
             recorder=recorder,
         )
         state = RunState(
-            plan, given, context, runtime, prefix=flow.name + "/", on_failure=on_failure
+            plan,
+            given,
+            args.context,
+            runtime,
+            prefix=flow.name + "/",
+            on_failure=args.on_failure,
         )
         hooks.flow_start(flow.name, given, seed)
         return state

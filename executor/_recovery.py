@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from executor._core import RunArgs
 from executor._errors import FlowDefinitionError, FlowError
 from executor._names import UNSET
 from executor._recorder import Recorder
@@ -84,18 +85,18 @@ def resume(
             record_replayed=True,
             known=tuple(state.latest()),
         )
-    return core._execute(
+    args = RunArgs(
         flow,
         merged,
         run_context,
         options.pop("outputs", None),
         options.pop("on_failure", "stop"),
-        options.pop("plugins", ()),
+        tuple(options.pop("plugins", ())),
         options.pop("seed", None),
         options.pop("cache", None),
         options.pop("limits", None),
-        recorder,
     )
+    return core._execute(args, recorder)
 
 
 def validate(
@@ -110,18 +111,16 @@ def validate(
     """See :meth:`Flow.validate`."""
     state = _load(flow, state_id, store)
     recorder = Recorder(None, None, replay=_reusable(state), validating=True)
-    core._execute(
+    args = RunArgs(
         flow,
         state.inputs,
         _context(state, context),
         None,
         "continue",
-        options.pop("plugins", ()),
+        tuple(options.pop("plugins", ())),
         options.pop("seed", None),
-        None,
-        None,
-        recorder,
     )
+    core._execute(args, recorder)
     return DeterminismReport(
         state_id=state_id, checked=recorder.checked, mismatches=tuple(recorder.mismatches)
     )

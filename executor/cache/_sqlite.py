@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from executor._errors import FlowError
+from executor._sqlite import Connections
 
 FORMAT = "2"  # 2: values are JSON of the codec's data (was: codec text)
 _PRUNE_EVERY = 256  # puts between deletions of expired rows
@@ -48,49 +48,24 @@ class SQLiteCache:
     ) -> None:
         self.path = Path(path)
         self.timeout = timeout
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._puts = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = Connections(
+            self.path,
+            schema=_SCHEMA,
+            meta_table="flowexec_cache_meta",
+            file_format=FORMAT,
+            timeout=timeout,
+            fail=lambda problem: CacheFileError(
+                f"cache file {str(self.path)!r} {problem}; delete it or point SQLiteCache at "
+                f"another path"
+            ),
+        )
+        self._connection = self._db.get
         self._connection()  # fail now, not at the first step, if the file is unusable
 
     def __repr__(self) -> str:
         return f"<SQLiteCache {str(self.path)!r}>"
-
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
-        try:
-            connection = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
-            connection.execute(
-                "INSERT OR IGNORE INTO flowexec_cache_meta (name, value) VALUES ('format', ?)",
-                (FORMAT,),
-            )
-            (found,) = connection.execute(
-                "SELECT value FROM flowexec_cache_meta WHERE name = 'format'"
-            ).fetchone()
-        except sqlite3.DatabaseError as error:
-            raise CacheFileError(
-                f"cache file {str(self.path)!r} cannot be used: {error}; delete it or point "
-                f"SQLiteCache at another path"
-            ) from error
-        if found != FORMAT:
-            connection.close()
-            raise CacheFileError(
-                f"cache file {str(self.path)!r} has format {found!r}, this flowexec writes "
-                f"{FORMAT!r}; delete the file to start a new cache"
-            )
-        self._local.connection = connection
-        with self._lock:
-            self._all.append(connection)
-        return connection
 
     def get(self, key: str) -> Any:
         row = (
@@ -144,8 +119,4 @@ class SQLiteCache:
 
     def close(self) -> None:
         """Close every connection this object opened."""
-        with self._lock:
-            connections, self._all = self._all, []
-        for connection in connections:
-            connection.close()
-        self._local = threading.local()
+        self._db.close()

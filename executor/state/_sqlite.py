@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from executor._sqlite import Connections
 from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
 from executor.state._store import ArtifactBackend, StateStore
 
@@ -94,11 +94,16 @@ class SQLiteStateBackend(StateStore):
         self.path = Path(path)
         self.location = f"state file {str(self.path)!r}"
         self.timeout = timeout
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
         self._numbers: dict[str, int] = {}  # state id -> its row number, for appends
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = Connections(
+            self.path,
+            schema=_SCHEMA,
+            meta_table="flowexec_meta",
+            file_format=FILE_FORMAT,
+            timeout=timeout,
+            fail=lambda problem: StateCorrupted(self.location, None, problem),
+        )
+        self._connection = self._db.get
         super().__init__(codec=codec, artifacts=artifacts)
         self._connection()  # fail now if the file is unusable
 
@@ -107,40 +112,6 @@ class SQLiteStateBackend(StateStore):
 
     def _default_artifacts(self) -> ArtifactBackend:
         return SQLiteArtifactBackend(self)
-
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
-        try:
-            connection = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
-            connection.execute(
-                "INSERT OR IGNORE INTO flowexec_meta (name, value) VALUES ('format', ?)",
-                (FILE_FORMAT,),
-            )
-            (found,) = connection.execute(
-                "SELECT value FROM flowexec_meta WHERE name = 'format'"
-            ).fetchone()
-        except sqlite3.DatabaseError as error:
-            raise StateCorrupted(
-                self.location, None, f"cannot be opened as a state store ({error})"
-            ) from None
-        if found != FILE_FORMAT:
-            connection.close()
-            raise StateCorrupted(
-                self.location,
-                None,
-                f"file format {found!r} is not the one this flowexec reads ({FILE_FORMAT!r})",
-            )
-        self._local.connection = connection
-        with self._lock:
-            self._all.append(connection)
-        return connection
 
     def _insert(
         self,
@@ -260,8 +231,4 @@ class SQLiteStateBackend(StateStore):
 
     def close(self) -> None:
         """Close every connection this object opened."""
-        with self._lock:
-            connections, self._all = self._all, []
-        for connection in connections:
-            connection.close()
-        self._local = threading.local()
+        self._db.close()

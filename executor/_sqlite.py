@@ -1,0 +1,86 @@
+"""One SQLite file opened the way every flowexec store opens it.
+
+A connection per thread (sqlite3 connections must not be shared across threads
+without care), autocommit (each statement its own transaction unless a store opens
+one), WAL with ``synchronous=NORMAL`` (safe from corruption, no fsync per commit),
+the store's schema, and a format check so an old or foreign file is refused up front.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+
+class Connections:
+    """Per-thread connections to one SQLite file.
+
+    Args:
+        path: the file (its folder is created if missing).
+        schema: SQL run on every new connection (``CREATE ... IF NOT EXISTS``).
+        meta_table: a table ``(name TEXT PRIMARY KEY, value TEXT)`` in ``schema``
+            that holds the file's format under ``'format'``.
+        file_format: the format this code reads and writes.
+        fail: makes the error for an unusable file from a description of the problem.
+        timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        schema: str,
+        meta_table: str,
+        file_format: str,
+        fail: Callable[[str], Exception],
+        timeout: float,
+    ) -> None:
+        self.path = path
+        self._schema = schema
+        self._meta = meta_table
+        self._format = file_format
+        self._fail = fail
+        self._timeout = timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection (opened, set up and checked on first use)."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        try:
+            connection = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(self._schema)
+            connection.execute(
+                f"INSERT OR IGNORE INTO {self._meta} (name, value) VALUES ('format', ?)",
+                (self._format,),
+            )
+            (found,) = connection.execute(
+                f"SELECT value FROM {self._meta} WHERE name = 'format'"
+            ).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise self._fail(f"cannot be opened ({error})") from error
+        if found != self._format:
+            connection.close()
+            raise self._fail(f"has format {found!r}, this flowexec reads {self._format!r}")
+        self._local.connection = connection
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def close(self) -> None:
+        """Close every connection opened so far."""
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
