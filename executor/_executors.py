@@ -23,7 +23,6 @@ from concurrent.futures import (
     Executor,
     Future,
     ProcessPoolExecutor,
-    ThreadPoolExecutor,
 )
 from typing import Any, Protocol
 
@@ -61,11 +60,7 @@ class Outcome:
         self.error = error
         self.traceback = tb
         self.usage: dict[str, float] | None = None
-        self.context: Any = _NO_CONTEXT
-
-
-_NO_CONTEXT = object()
-"""Outcome.context when no context came back (the attempt ran in this process)."""
+        self.context: Any = None
 
 
 class Task:
@@ -196,14 +191,13 @@ class FuturesDispatcher:
     precisely (:class:`StepNotPicklable`) instead of as a broken pool.
     """
 
-    def __init__(
-        self, executor: Executor, *, owned: bool, inline: bool = False, capacity: int | None = None
-    ) -> None:
+    runs_lone_steps_inline = False  # a process pool or a user's executor: keep to it
+
+    def __init__(self, executor: Executor, *, owned: bool, capacity: int | None = None) -> None:
         self._executor = executor
         self._owned = owned
         self.capacity = capacity
         self._pickled = isinstance(executor, ProcessPoolExecutor)
-        self.runs_lone_steps_inline = inline and isinstance(executor, ThreadPoolExecutor)
         self._futures: dict[int, Future[Any]] = {}
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._pickled_tasks: dict[int, Task] = {}
@@ -341,9 +335,8 @@ def run_width(executor: str | Executor, steps: int, max_concurrency: int | None)
 
 
 def make_pool(executor: str, width: int) -> Executor:
-    """A new pool for ``"threaded"`` or ``"parallel"``, ``width`` workers wide."""
-    if executor == "threaded":
-        return ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowexec")
+    """A new process pool for ``"parallel"``, ``width`` workers wide (``"threaded"``
+    has the engine's own worker pool, in ``_threads``)."""
     if executor == "parallel":
         # spawn: the same behaviour on every platform, and safe in a threaded parent.
         context = multiprocessing.get_context("spawn")
