@@ -15,29 +15,40 @@ def _chain(length: int) -> Flow:
     return Flow(f"chain{length}", wired)
 
 
-def _per_step(core: ExecutorCore, flow: Flow, length: int) -> float:
-    best = float("inf")
-    for _ in range(5):
+def _growth(run_short, run_long, short: int, long: int, rounds: int = 5) -> float:
+    """Per-step cost of the long run over the short one, in the best of ``rounds``
+    rounds that time both in turn. A cost that grows with length (say, quadratic
+    work) never shows a flat round; load on the machine can only spoil rounds."""
+    ratios = []
+    for _ in range(rounds):
         started = time.perf_counter()
-        result = core.run(flow, {"x": 0})
-        best = min(best, time.perf_counter() - started)
-    assert result[f"s{length - 1}"] == length
-    return best / length
+        run_short()
+        short_cost = (time.perf_counter() - started) / short
+        started = time.perf_counter()
+        run_long()
+        long_cost = (time.perf_counter() - started) / long
+        ratios.append(long_cost / short_cost)
+    return min(ratios)
 
 
 def test_per_step_cost_does_not_grow_with_run_length():
     core = ExecutorCore()
     short, long = _chain(100), _chain(10_000)
-    short_cost = _per_step(core, short, 100)
-    long_cost = _per_step(core, long, 10_000)
-    # Quadratic work would make the long run ~100x costlier per step; allow 3x for noise.
-    assert long_cost < 3 * short_cost, (short_cost, long_cost)
+    core.run(short, {"x": 0})
+    # Quadratic work would make the long run ~100x costlier per step; allow 3x.
+    assert (
+        _growth(lambda: core.run(short, {"x": 0}), lambda: core.run(long, {"x": 0}), 100, 10_000)
+        < 3
+    )
 
 
 def test_async_per_step_cost_does_not_grow_with_run_length():
     core = ExecutorCore(executor="async")
     short, long = _chain(100), _chain(3_000)
-    assert _per_step(core, long, 3_000) < 3 * _per_step(core, short, 100)
+    core.run(short, {"x": 0})
+    assert (
+        _growth(lambda: core.run(short, {"x": 0}), lambda: core.run(long, {"x": 0}), 100, 3_000) < 3
+    )
 
 
 def test_checkpoint_cost_per_step_does_not_grow_with_run_length(tmp_path):
@@ -46,14 +57,14 @@ def test_checkpoint_cost_per_step_does_not_grow_with_run_length(tmp_path):
 
     store = SQLiteStateBackend(tmp_path / "state.db")
     core = ExecutorCore()
-
-    def per_step(flow, length):
-        best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
-            core.run(flow, {"x": 0}, store=store)
-            best = min(best, time.perf_counter() - started)
-        return best / length
-
     short, long = _chain(100), _chain(3_000)
-    assert per_step(long, 3_000) < 3 * per_step(short, 100)
+    core.run(short, {"x": 0}, store=store)
+    assert (
+        _growth(
+            lambda: core.run(short, {"x": 0}, store=store),
+            lambda: core.run(long, {"x": 0}, store=store),
+            100,
+            3_000,
+        )
+        < 3
+    )
