@@ -91,7 +91,7 @@ def test_map_max_concurrency_bounds_items():
         with lock:
             state["now"] += 1
             state["max"] = max(state["max"], state["now"])
-        time.sleep(0.02)
+        time.sleep(0.05)
         with lock:
             state["now"] -= 1
         return items

@@ -271,7 +271,7 @@ def test_a_step_starts_as_soon_as_its_inputs_are_ready(concurrent_executor):
 
 def test_critical_steps_never_overlap_and_keep_flow_order(concurrent_executor):
     state, enter, leave = _tracker()
-    critical = [_sleeper(f"c{i}", [], enter, leave, seconds=0.03, critical=True) for i in range(4)]
+    critical = [_sleeper(f"c{i}", [], enter, leave, seconds=0.06, critical=True) for i in range(4)]
     free = [_sleeper(f"p{i}", [], enter, leave, seconds=0.06) for i in range(3)]
     Flow("mixed", [*critical, *free]).run(executor=concurrent_executor, max_concurrency=8)
     spans = state["intervals"]
