@@ -170,3 +170,43 @@ def test_strict_markers_and_unused_plugin(run, pytester):
     """
     )
     run("--strict-markers").assert_outcomes(passed=2)
+
+
+def test_new_mode_keeps_recorded_steps_and_adds_new_ones(run, pytester):
+    pytester.makepyfile(
+        test_app="""
+        import app
+
+        def test_report():
+            app.report.run(url="a")
+    """
+    )
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    first = json.loads(recording(pytester).read_text())["runs"]
+    before = calls(pytester)
+    pytester.makepyfile(
+        test_app="""
+        import app
+
+        def test_report():
+            app.report.run(url="a")
+            app.many.run(items=["q"])
+    """
+    )
+    run("--flow-record-mode=new").assert_outcomes(passed=1)
+    runs = json.loads(recording(pytester).read_text())["runs"]
+    assert runs[0] == first[0]  # the recorded run was replayed, kept as it was
+    assert runs[1]["flow"] == "many" and "many/shout[0]" in runs[1]["steps"]
+    assert calls(pytester) == before  # fetch was not called again
+
+
+def test_a_conftest_can_let_a_mismatched_step_run(run, pytester):
+    pytester.makepyfile(test_app=TESTS)
+    run("--flow-record-mode=once").assert_outcomes(passed=2)
+    pytester.makeconftest("""
+        def pytest_flowexec_replay_mismatch(item, mismatch):
+            return mismatch.reason == "input changed"   # run those for real
+    """)
+    pytester.makepyfile(test_app=TESTS.replace("https://example.org", "https://example.com"))
+    run("--flow-replay", "-k", "test_report").assert_outcomes(passed=1)
+    assert "https://example.com" in calls(pytester)
