@@ -25,11 +25,11 @@ from executor._context import (
 from executor._errors import FlowDefinitionError, FlowError, Pause, ReplayMismatch, StepFailed
 from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
-from executor._plan import Plan, independent_plan
+from executor._plan import Plan, independent_plan, item_plan
 from executor._results import StepResult
 from executor._retry import Retry
 from executor._runtime import Program, SubRun
-from executor._step import Step, StepParam, _as_retry, _check_name, _check_timeout
+from executor._step import Step, StepParam, _check_name
 from executor.cache._policy import CachePolicy
 
 if TYPE_CHECKING:
@@ -163,32 +163,10 @@ class CompositeStep(Step[..., Any]):
         """The options that change what the composite computes (for its cache identity)."""
         return ""
 
-    def with_options(
-        self,
-        *,
-        name: str | None = None,
-        retry: Retry | int | None = None,
-        timeout: float | None = None,
-        version: str | None = None,
-        critical: bool | None = None,
-        cache: CachePolicy | None = None,
-    ) -> CompositeStep:
-        # Forget what was derived from the old options (e.g. the cache identity).
-        twin = _rebuild_composite(
-            type(self), {k: v for k, v in self.__dict__.items() if not k.startswith("_flowexec")}
-        )
-        if name is not None:
-            twin.name = _check_name(name)
-        if retry is not None:
-            twin.retry = _as_retry(twin.name, retry)
-        if timeout is not None:
-            twin.timeout = _check_timeout(twin.name, timeout)
-        if version is not None:
-            twin.version = version
-        if critical is not None:
-            twin.critical = critical
-        if cache is not None:
-            twin.cache = cache
+    def _copy(self) -> CompositeStep:
+        twin = super()._copy()
+        assert isinstance(twin, CompositeStep)
+        twin.fn = twin._standalone  # called directly, the copy runs itself
         return twin
 
 
@@ -391,10 +369,7 @@ class MapStep(CompositeStep):
                 f"step {address!r}: map_over needs a list in {self.over!r}, got "
                 f"{type(items).__qualname__}"
             )
-        plan = independent_plan(
-            self.name,
-            [(self.target, f"[{i}]", ((self.over, item),)) for i, item in enumerate(items)],
-        )
+        plan = item_plan(self.name, self.target, self.over, items)
         given = {k: v for k, v in inputs.items() if k != self.over}
         stop = self.on_failure is FailureStrategy.PROPAGATE
         result = yield SubRun(

@@ -27,7 +27,7 @@ from concurrent.futures import (
 from typing import Any, Protocol
 
 from executor._errors import FlowDefinitionError, RemoteStepError, StepNotPicklable
-from executor._limits import Collector, UsageMeter, scoped
+from executor._limits import _SCOPE, Collector, Scope, UsageMeter, scoped
 from executor._step import Step
 
 EXECUTOR_NAMES = ("sequential", "threaded", "async", "parallel")
@@ -63,18 +63,12 @@ class Outcome:
         self.context: Any = None
 
 
-class Task:
-    """One attempt of one step, ready to run here or to be sent to a process."""
+class Task(Scope):
+    """One attempt of one step, ready to run here or to be sent to a process. It is
+    also the usage scope of its attempt (``address`` and ``meter``): one object less
+    per call."""
 
-    __slots__ = (
-        "address",
-        "context",
-        "inputs",
-        "meter",
-        "returns_context",
-        "step",
-        "step_executor",
-    )
+    __slots__ = ("context", "inputs", "returns_context", "step", "step_executor")
 
     def __init__(
         self,
@@ -96,11 +90,14 @@ class Task:
 
     def __call__(self) -> Any:
         """Run in this process: ``record_usage`` reports straight to the run's meter."""
-        return scoped(
-            self.meter,
-            self.address,
-            functools.partial(invoke, self.step_executor, self.step, self.inputs, self.context),
-        )
+        token = _SCOPE.set(self)
+        try:
+            out = self.step_executor(self.step, self.inputs, self.context)
+            if self.step.is_async and inspect.isawaitable(out):
+                return run_coroutine(out)
+            return out
+        finally:
+            _SCOPE.reset(token)
 
     def payload(self) -> bytes:
         """The attempt pickled for a worker process (the meter stays here)."""

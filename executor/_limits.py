@@ -148,7 +148,10 @@ class UsageMeter:
                 self._check_time(address)
             for name, amount in amounts.items():
                 if name in ("steps", "seconds"):
-                    raise ValueError(f"record_usage: {name!r} is counted by the engine")
+                    raise ValueError(
+                        f"step {address!r}: record_usage({name}=...): {name!r} is counted by "
+                        f"the engine; report your own counter under another name"
+                    )
                 totals[name] = totals.get(name, 0) + amount
 
     def _check_time(self, address: str) -> None:

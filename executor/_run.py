@@ -16,7 +16,8 @@ level (a composite's nested plan gets a RunState of its own):
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -254,14 +255,14 @@ class RunState:
             replace_all(self.context_of(node.index), outcome.context)
         return outcome
 
-    def unpark(self, node: PlanNode) -> list[int]:
+    def unpark(self, node: PlanNode) -> Sequence[int]:
         """The nodes parked behind ``node``'s call, free to begin again: they find its
         entry in the cache, or (if it failed) one of them becomes the next leader."""
         key = self.keys[node.index]
         if key is None:
-            return []
+            return ()
         self._leaders.pop(key, None)
-        return self._parked.pop(key, [])
+        return self._parked.pop(key, ())
 
     def retry_delay(
         self, node: PlanNode, failed_attempts: int, error: BaseException
@@ -497,7 +498,7 @@ class RunState:
         nested = self.runtime.nested()
         if nested:
             entries = self.ordered_results() + nested
-            entries.sort(key=lambda entry: entry[0])
+            entries.sort(key=itemgetter(0))
             steps = {result.address: result for _, result in entries}
         else:  # already in plan order
             steps = {result.address: result for result in self.results if result is not None}

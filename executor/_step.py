@@ -75,11 +75,7 @@ class Step(Generic[P, R]):
             raise FlowDefinitionError(f"step {self.name!r}: version must be a str, got {version!r}")
         self.version = version
         self.critical = bool(critical)
-        if cache is not None and not isinstance(cache, CachePolicy):
-            raise FlowDefinitionError(
-                f"step {self.name!r}: cache must be a CachePolicy or None, got {cache!r}"
-            )
-        self.cache = cache
+        self.cache = None if cache is None else _check_cache(self.name, cache)
         self.params = _params_of(self.name, fn) if params is None else params
         self.is_async = inspect.iscoroutinefunction(fn)
 
@@ -110,16 +106,33 @@ class Step(Generic[P, R]):
         critical: bool | None = None,
         cache: CachePolicy | None = None,
     ) -> Step[P, R]:
-        """A copy of this step with some options replaced (``None`` keeps the current one)."""
-        return Step(
-            self.fn,
-            name=self.name if name is None else name,
-            retry=self.retry if retry is None else retry,
-            timeout=self.timeout if timeout is None else timeout,
-            version=self.version if version is None else version,
-            critical=self.critical if critical is None else critical,
-            cache=self.cache if cache is None else cache,
+        """A copy of this step with some options replaced (``None`` keeps the current one).
+
+        Works for every kind of step (composites too): the copy shares the function
+        and its parameters; only the options given are checked and replaced.
+        """
+        twin = self._copy()
+        if name is not None:
+            twin.name = _check_name(name)
+        if retry is not None:
+            twin.retry = _as_retry(twin.name, retry)
+        if timeout is not None:
+            twin.timeout = _check_timeout(twin.name, timeout)
+        if version is not None:
+            twin.version = _check_version(twin.name, version)
+        if critical is not None:
+            twin.critical = bool(critical)
+        if cache is not None:
+            twin.cache = _check_cache(twin.name, cache)
+        return twin
+
+    def _copy(self) -> Step[P, R]:
+        """A shallow copy, minus what was derived from the options (the cache identity)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(
+            (k, v) for k, v in self.__dict__.items() if not k.startswith("_flowexec")
         )
+        return twin
 
     def __reduce__(self) -> str | tuple[Any, ...]:
         # A module-level ``@step`` function is pickled by reference, like a function.
@@ -306,6 +319,20 @@ def _as_retry(name: str, retry: Retry | int | None) -> Retry:
     raise FlowDefinitionError(
         f"step {name!r}: retry must be a Retry or an int (attempts), got {retry!r}"
     )
+
+
+def _check_version(name: str, version: object) -> str:
+    if not isinstance(version, str):
+        raise FlowDefinitionError(f"step {name!r}: version must be a str, got {version!r}")
+    return version
+
+
+def _check_cache(name: str, cache: object) -> CachePolicy:
+    if not isinstance(cache, CachePolicy):
+        raise FlowDefinitionError(
+            f"step {name!r}: cache must be a CachePolicy or None, got {cache!r}"
+        )
+    return cache
 
 
 def _check_timeout(name: str, timeout: object) -> float | None:

@@ -26,7 +26,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,8 +150,3 @@ def _covered(address: str, used: set[str]) -> bool:
     if address in used:
         return True
     return any(address.startswith((outer + "/", outer + "[", outer + "#")) for outer in used)
-
-
-def merged(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """``new`` steps over ``old`` ones (record mode 'new')."""
-    return {**old, **new}

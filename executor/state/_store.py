@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -80,7 +79,6 @@ class StateStore:
             raise ValueError(f"codec must be 'json' or 'pickle', got {codec!r}")
         self.codec: Codec = PICKLE_CODEC if codec == "pickle" else JSON_CODEC
         self.artifacts: ArtifactBackend = artifacts or self._default_artifacts()
-        self._seq_lock = threading.Lock()
 
     def _default_artifacts(self) -> ArtifactBackend:
         return MemoryArtifactBackend()
@@ -139,7 +137,7 @@ class StateStore:
             time.time(),
             metadata.parent_state_id,
             metadata.tags,
-            _dumps(header),
+            dumps(header),
         )
         return state_id
 
@@ -196,14 +194,14 @@ class StateStore:
         header = self._header(state_id, self._read_header(state_id))
         self._context_data(header["contexts"], "end", context)
         header["pause"] = dict(pause or {})
-        self._update(state_id, status.value, time.time(), _dumps(header))
+        self._update(state_id, status.value, time.time(), dumps(header))
 
     def reopen_state(self, state_id: str, inputs: Mapping[str, Any]) -> None:
         """Mark a stored run RUNNING again, with the inputs it is resumed with."""
         header = self._header(state_id, self._read_header(state_id))
         header["inputs"] = self.codec.encode(dict(inputs), "resumed inputs")
         header["pause"] = {}
-        self._update(state_id, StateStatus.RUNNING.value, time.time(), _dumps(header))
+        self._update(state_id, StateStatus.RUNNING.value, time.time(), dumps(header))
 
     def _output_text(self, output: Any, address: str) -> str:
         text = scalar(self.codec.encode(output, f"{address} output"))
@@ -350,7 +348,3 @@ class StateStore:
         """Forget a run (its artifacts stay: they may be shared)."""
         self._read(state_id)  # raises StateNotFound for an unknown id
         self._delete(state_id)
-
-
-def _dumps(data: Any) -> str:
-    return dumps(data)
