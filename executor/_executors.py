@@ -51,7 +51,7 @@ class Outcome:
     worker process it also brings back the usage the step reported and, for a step
     that takes the context, the context as the step left it."""
 
-    __slots__ = ("context", "error", "traceback", "usage", "value")
+    __slots__ = ("context", "error", "started", "traceback", "usage", "value")
 
     def __init__(
         self, value: Any = None, error: BaseException | None = None, tb: str | None = None
@@ -61,6 +61,8 @@ class Outcome:
         self.traceback = tb
         self.usage: dict[str, float] | None = None
         self.context: Any = None
+        self.started: float | None = None
+        """When a worker of the engine's pool took the attempt up (perf_counter)."""
 
 
 class Task(Scope):

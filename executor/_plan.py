@@ -97,6 +97,11 @@ class Plan:
         return any(node.step.is_composite for node in self.nodes)
 
     @property
+    def has_timeouts(self) -> bool:
+        """Whether any planned step has a timeout."""
+        return any(node.step.timeout is not None for node in self.nodes)
+
+    @property
     def roots(self) -> list[int]:
         """Nodes that can start at once."""
         return [node.index for node in self.nodes if node.waits == 0]

@@ -45,13 +45,20 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     active = 0
     lone_inline = dispatcher.runs_lone_steps_inline
     # When the pool itself runs at most `width` attempts at once, attempts queued in
-    # it are not running: queue up to one pool's worth more, so workers never idle
-    # waiting for this thread to hand out the next step. Composites run on threads
-    # of their own, outside that bound, so plans with them keep the plain limit.
+    # it are not running: hand it every ready step, as ThreadPoolExecutor.map would,
+    # so workers never idle waiting for this thread. Not for composites (they run on
+    # threads of their own, outside that bound) nor timed steps (a deadline set at
+    # hand-over would count time spent waiting in the queue).
     capacity = dispatcher.capacity
     limit = width
-    if capacity is not None and capacity <= width and not state.plan.has_composites:
-        limit = width + capacity
+    plan = state.plan
+    if (
+        capacity is not None
+        and capacity <= width
+        and not plan.has_composites
+        and not plan.has_timeouts
+    ):
+        limit = len(nodes)
     runtime = state.runtime
 
     def launch(step: _Active) -> None:
@@ -164,6 +171,8 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             token, outcome = got
             finished = in_flight.pop(token, None)
             if finished is not None:
+                if finished.attempt == 1 and outcome.started is not None:
+                    finished.started = outcome.started  # when a worker took it up
                 if outcome.usage is not None:  # from a worker process
                     outcome = state.absorb(nodes[finished.index], outcome)
                 if outcome.error is None:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from executor._clock import Clock
 from executor._executors import Outcome, Task, attempt
 
 _Job = tuple["ThreadDispatcher", int, Callable[[], Any]]
@@ -53,7 +54,10 @@ class WorkerPool:
                 return
             dispatcher, token, call = job
             if dispatcher.claim(token):
-                dispatcher.report(token, attempt(call))
+                started = Clock.perf_counter()
+                outcome = attempt(call)
+                outcome.started = started
+                dispatcher.report(token, outcome)
 
     def close(self) -> None:
         """Stop the workers once the jobs queued so far are done (without waiting)."""

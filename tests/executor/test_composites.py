@@ -313,3 +313,30 @@ def test_every_composite_nests_in_every_other(outer, inner, executor):
     for value in (0, 3):
         result = flow.run(value=value, executor=executor)
         assert result[built.name] == expected(value), (outer, inner, value)
+
+
+def test_queued_items_report_only_their_own_time():
+    @step
+    def nap(items):
+        time.sleep(0.05)
+        return items
+
+    result = Flow("m", [map_over(nap)]).run(
+        items=list(range(6)), executor="threaded", max_concurrency=2
+    )
+    durations = [result.steps[f"m/nap[{i}]"].duration for i in range(6)]
+    # Six 0.05 s naps on two workers: the last start ~0.1 s after being handed over;
+    # a duration counting that wait would reach ~0.15 s.
+    assert max(durations) < 0.12, durations
+
+
+def test_timed_items_do_not_time_out_while_queued():
+    @step(timeout=0.12)
+    def nap(items):
+        time.sleep(0.05)
+        return items
+
+    result = Flow("m", [map_over(nap)]).run(
+        items=list(range(6)), executor="threaded", max_concurrency=2
+    )
+    assert result["nap"] == list(range(6))
