@@ -27,3 +27,13 @@ def test_console_script_is_installed():
         check=True,
     )
     assert out.stdout.strip() == f"flowexec {__version__}"
+
+
+def test_the_flowexec_command_is_on_the_path():
+    import shutil
+
+    command = shutil.which("flowexec") or str(
+        __import__("pathlib").Path(sys.executable).with_name("flowexec")
+    )
+    out = subprocess.run([command, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"flowexec {__version__}"

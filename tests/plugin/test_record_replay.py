@@ -24,6 +24,7 @@ def test_once_records_then_replays_without_calling_steps(run, pytester):
     data = json.loads(recording(pytester).read_text())
     assert data["format"] == "flowexec-recording" and data["version"] == 1
     assert data["test"] == "test_app.py::test_report"
+    assert isinstance(data["seed"], int)  # random was seeded with it for the test
     (only,) = data["runs"]
     assert only["flow"] == "report" and only["inputs"] == {"url": "https://example.org"}
     assert sorted(only["steps"]) == ["report/fetch", "report/parse"]
@@ -210,3 +211,12 @@ def test_a_conftest_can_let_a_mismatched_step_run(run, pytester):
     pytester.makepyfile(test_app=TESTS.replace("https://example.org", "https://example.com"))
     run("--flow-replay", "-k", "test_report").assert_outcomes(passed=1)
     assert "https://example.com" in calls(pytester)
+
+
+def test_flow_replay_as_an_ini_key(run, pytester):
+    pytester.makepyfile(test_app=TESTS)
+    run("--flow-record-mode=once").assert_outcomes(passed=2)
+    before = calls(pytester)
+    pytester.makeini("[pytest]\nflow_replay = true\n")
+    run().assert_outcomes(passed=2)
+    assert calls(pytester) == before  # replayed: no step called
