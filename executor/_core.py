@@ -34,7 +34,7 @@ from executor._scheduler import run_sync
 from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
 from executor.state._model import StateMetadata, StateStatus
-from executor.state._store import StateStore
+from executor.state._store import StateStore, checked_store
 
 
 @dataclass(frozen=True)
@@ -212,9 +212,7 @@ class ExecutorCore:
             if metadata is not None:
                 raise FlowDefinitionError("metadata= is stored with a run: pass store= too")
             return None
-        if not isinstance(store, StateStore):
-            raise FlowDefinitionError(f"store must be a state backend, got {store!r}")
-        state_id = store.create_state(
+        state_id = checked_store(store).create_state(
             args.flow.name, dict(args.inputs or {}), metadata or StateMetadata(), args.context
         )
         return Recorder(store, state_id)

@@ -259,7 +259,10 @@ class Flow:
         if outputs is None:
             return self._steps
         if not outputs:
-            raise FlowDefinitionError(f"flow {self.name!r}: outputs= names no step")
+            raise FlowDefinitionError(
+                f"flow {self.name!r}: outputs= is empty; name the steps whose outputs you "
+                f"want, or leave outputs= out to run every step"
+            )
         for name in sorted(outputs):
             self.step(name)
         needed: set[str] = set()

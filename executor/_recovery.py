@@ -12,7 +12,7 @@ from executor._recorder import Recorder
 from executor._results import FlowResult
 from executor.state._model import ExecutionState, StateEvent, StateMetadata
 from executor.state._report import DeterminismReport
-from executor.state._store import StateStore
+from executor.state._store import StateStore, checked_store
 
 if TYPE_CHECKING:
     from executor._core import ExecutorCore
@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
 
 def _load(flow: Flow, state_id: str, store: StateStore) -> ExecutionState:
-    if not isinstance(store, StateStore):
-        raise FlowDefinitionError(f"store must be a state backend, got {store!r}")
-    state = store.load(state_id)
+    state = checked_store(store).load(state_id)
     if state.flow != flow.name:
         raise FlowError(f"state {state_id!r} is a run of flow {state.flow!r}, not of {flow.name!r}")
     return state

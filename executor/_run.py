@@ -324,29 +324,18 @@ class RunState:
                 return self.finish(node, None, error, attempts, started, ended)
         self.values[index] = value
         to_wall = self._to_wall
-        if key is None:
-            result = StepResult._record(
-                self.addresses[index],
-                self.names[index],
-                _COMPLETED,
-                value,
-                attempts,
-                to_wall + started,
-                to_wall + ended,
-            )
-        else:
-            result = StepResult._record(
-                self.addresses[index],
-                self.names[index],
-                _COMPLETED,
-                value,
-                attempts,
-                to_wall + started,
-                to_wall + ended,
-                None,
-                None,
-                key,
-            )
+        result = StepResult._record(
+            self.addresses[index],
+            self.names[index],
+            _COMPLETED,
+            value,
+            attempts,
+            to_wall + started,
+            to_wall + ended,
+            None,
+            None,
+            key,
+        )
         self.results[index] = result
         if self.step_hooks:
             self.hooks.step_end(result.address, result)

@@ -122,7 +122,11 @@ def intercept(interceptor: Interceptor) -> Iterator[Interceptor]:
     global _active
     with _lock:
         if _active is not None:
-            raise RuntimeError("another flowexec interceptor is already installed")
+            raise RuntimeError(
+                f"another flowexec interceptor ({type(_active).__qualname__}) is already "
+                f"installed; leave its intercept() block before installing "
+                f"{type(interceptor).__qualname__}"
+            )
         _active = interceptor
     try:
         yield interceptor

@@ -154,16 +154,11 @@ class SQLiteStateBackend(StateStore):
         self._connection().execute("INSERT INTO events (id, body) VALUES (?, ?)", (event_id, body))
 
     def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
-        if header is None:
-            cursor = self._connection().execute(
-                "UPDATE states SET status = ?, updated_at = ? WHERE state_id = ?",
-                (status, updated, state_id),
-            )
-        else:
-            cursor = self._connection().execute(
-                "UPDATE states SET status = ?, updated_at = ?, header = ? WHERE state_id = ?",
-                (status, updated, header, state_id),
-            )
+        cursor = self._connection().execute(
+            "UPDATE states SET status = ?, updated_at = ?, header = COALESCE(?, header) "
+            "WHERE state_id = ?",
+            (status, updated, header, state_id),
+        )
         if cursor.rowcount == 0:
             raise StateNotFound(state_id, self.location)
 

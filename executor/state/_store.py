@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from executor._codec import JSON_CODEC, PICKLE_CODEC, Codec, CodecError
+from executor._errors import FlowDefinitionError
 from executor._json import dumps, scalar
 from executor._results import ErrorInfo
 from executor.state._model import (
@@ -348,3 +349,13 @@ class StateStore:
         """Forget a run (its artifacts stay: they may be shared)."""
         self._read(state_id)  # raises StateNotFound for an unknown id
         self._delete(state_id)
+
+
+def checked_store(store: object) -> StateStore:
+    """``store`` itself when it is a state backend; otherwise an error naming it."""
+    if not isinstance(store, StateStore):
+        raise FlowDefinitionError(
+            f"store must be a state backend, got {store!r}; pass one such as "
+            f"SQLiteStateBackend('.flowexec/state.db') or MemoryStateBackend()"
+        )
+    return store

@@ -113,11 +113,6 @@ def sum_branches(branches: dict) -> int:
 
 
 @step
-def sum_mapped(mapped: list[int]) -> int:
-    return sum(mapped)
-
-
-@step
 def plus_hundred(inner: int) -> int:
     return inner + 100
 

@@ -277,7 +277,7 @@ def wrap(kind, inner, n):
         ).as_step(name)
     if kind == "map":
         pairs = step(cs.pair_up, name="value")
-        body = Flow(name, [pairs, map_over(inner, over="value", name="mapped"), cs.sum_mapped])
+        body = Flow(name, [pairs, map_over(inner, over="value", name="mapped"), cs.total])
         return body.as_step(name, inputs={"value_in": "value"})
     if kind == "when":
         plus = Flow("plus", [inner.with_options(name="inner"), cs.plus_hundred])

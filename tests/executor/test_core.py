@@ -360,3 +360,19 @@ class TestProcesses:
         assert failed.exception.type_name == "tests.executor.steps.Unpicklable"
         assert "odd failure" in failed.error.message
         assert 'raise Unpicklable("odd failure", "extra")' in failed.error.traceback
+
+
+def test_a_second_interceptor_is_refused_and_both_are_named():
+    from executor.testing import intercept
+
+    class First:
+        pass
+
+    class Second:
+        pass
+
+    match = r"\(.*First\) is already installed.*installing .*Second"
+    with intercept(First()), pytest.raises(RuntimeError, match=match), intercept(Second()):
+        pass
+    with intercept(Second()):  # the first one's block ended: a new one may start
+        pass

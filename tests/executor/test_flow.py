@@ -123,6 +123,10 @@ def test_outputs_prunes_to_what_is_needed():
     with pytest.raises(FlowDefinitionError, match="has no step 'nope'"):
         flow.run(x=1, outputs=["nope"])
     assert flow.run(x=1, outputs="a").outputs == {"a": 1}
+    with pytest.raises(
+        FlowDefinitionError, match="flow 'prune': outputs= is empty; name the steps"
+    ):
+        flow.run(x=1, outputs=[])
 
 
 def test_nothing_passed_in_is_mutated():

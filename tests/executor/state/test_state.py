@@ -4,7 +4,16 @@ import sqlite3
 
 import pytest
 
-from executor import Flow, ReplayMismatch, RunStatus, StepFailed, StepStatus, map_over, step
+from executor import (
+    Flow,
+    FlowDefinitionError,
+    ReplayMismatch,
+    RunStatus,
+    StepFailed,
+    StepStatus,
+    map_over,
+    step,
+)
 from executor._codec import CodecError
 from executor.state import (
     ArtifactMissing,
@@ -266,6 +275,16 @@ def test_resume_of_another_flows_state_is_refused(store):
     state_id = ss.report().run(n=1, store=store).state_id
     with pytest.raises(Exception, match="is a run of flow 'report', not of 'items'"):
         ss.items().resume(state_id, store=store)
+
+
+def test_something_else_given_as_store_is_named():
+    flow = ss.report()
+    state_id = flow.run(n=1, store=MemoryStateBackend()).state_id
+    expected = r"store must be a state backend, got 'state\.db'; pass one such as SQLite"
+    with pytest.raises(FlowDefinitionError, match=expected):
+        flow.run(n=1, store="state.db")
+    with pytest.raises(FlowDefinitionError, match=expected):
+        flow.resume(state_id, store="state.db")
 
 
 def test_event_text_is_sorted_compact_json():
