@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from executor._errors import FlowError, StepFailed
+from executor._errors import FlowError, RecordedFailure, StepFailed
 from executor._stats import StepStats, compute_stats
 
 
@@ -68,6 +68,8 @@ class ErrorInfo:
     @classmethod
     def from_exception(cls, error: BaseException, traceback_text: str | None = None) -> ErrorInfo:
         """Capture ``error``; ``traceback_text`` overrides the local traceback (remote errors)."""
+        if isinstance(error, RecordedFailure):  # replayed: the recorded type and message
+            return cls(error.type_name, error.message, traceback_text or "")
         kind = type(error)
         if traceback_text is None:
             traceback_text = "".join(traceback.format_exception(kind, error, error.__traceback__))
