@@ -63,6 +63,8 @@ def _walk(path: str, old: Any, new: Any, out: list[tuple[str, Any, Any]]) -> Non
 def _text(value: Any) -> str:
     if value is _MISSING:
         return "<absent>"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
     try:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -71,6 +73,9 @@ def _text(value: Any) -> str:
 
 def _describe(path: str, old: Any, new: Any) -> list[str]:
     if isinstance(old, str) and isinstance(new, str):
+        if "\n" not in old and "\n" not in new:  # one line: show where they part
+            start = max(0, _common_prefix(old, new) - SHORT // 3)
+            return [f"{path}: recorded {_excerpt(old, start)}, now {_excerpt(new, start)}"]
         before, after = repr(old), repr(new)
     else:
         before, after = _text(old), _text(new)
@@ -84,6 +89,23 @@ def _describe(path: str, old: Any, new: Any) -> list[str]:
     if len(diff) > MAX_DIFF_LINES:
         diff = [*diff[:MAX_DIFF_LINES], f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
     return [f"{path}: changed:", *("  " + line for line in diff)]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return size
+
+
+def _excerpt(text: str, start: int) -> str:
+    """``text`` from ``start``, at most SHORT characters, ``...`` where cut."""
+    piece = text[start : start + SHORT]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + SHORT < len(text) else ""
+    return f"{head}{piece!r}{tail}"
 
 
 def _lines(value: Any) -> list[str]:

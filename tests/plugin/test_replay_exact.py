@@ -227,3 +227,222 @@ def test_a_changed_step_is_a_mismatch(run, pytester, change):
         ]
     )
     result.stdout.fnmatch_lines(["*mismatched 1*"])
+
+
+SPY = """
+    import shop
+
+
+    def test_stub_and_spy(flow_mock):
+        flow_mock.stub("rows", return_value=[{"zeta": 1, "id": 7, "alpha": "q"}])
+        flow_mock.spy("enrich")
+        result = shop.orders.run(n=3, x=2)
+        assert result["enriched"] == [{"zeta": 1, "id": 7, "alpha": "Q"}]
+        flow_mock.assert_called("rows", times=1)
+        assert flow_mock.calls("enrich") == [{"rows": {"zeta": 1, "id": 7, "alpha": "q"}}]
+"""
+
+
+def test_a_stub_wins_over_the_recording_and_a_spy_sees_replayed_calls(run, pytester):
+    setup(pytester, SPY)
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    path = pytester.path / "fixtures/recordings/test_shop/test_stub_and_spy.json"
+    steps = json.loads(path.read_text())["runs"][0]["steps"]
+    assert "orders/rows" not in steps  # a stub is test code, never recorded
+    assert "orders/enriched[0]" in steps
+    before = calls(pytester)
+    assert "rows" not in before and "enrich" in before
+    run("--flow-replay").assert_outcomes(passed=1)
+    assert calls(pytester) == before
+
+
+def test_under_replay_an_unmatched_stub_says_what_ran(run, pytester):
+    setup(pytester, SPY)
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_shop=SPY.replace('flow_mock.spy("enrich")', "")
+        + """
+    def test_other(flow_mock):
+        flow_mock.spy("orders/enriched[9]")
+        shop.orders.run(n=1, x=2)
+"""
+    )
+    run("--flow-record-mode=once", "-k", "test_other").assert_outcomes(failed=1)
+    result = run("--flow-replay", "-k", "test_other")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*'orders/enriched[[]9]' matched no step (steps run in this test: *orders/enriched[[]0]*"]
+    )
+    result.stdout.no_fnmatch_line("*no flow ran*")
+
+
+def test_a_typo_is_reported_before_a_failing_real_step(run, pytester):
+    setup(
+        pytester,
+        """
+        import shop
+
+        def test_typo(flow_mock):
+            flow_mock.stub("flakey", return_value=1)
+            shop.fragile.run(n=1)
+        """,
+    )
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*'flakey' names no step that exists (did you mean 'flaky'?*"])
+    result.stdout.no_fnmatch_line("*Connection refused*")
+    assert "flaky" not in calls(pytester)
+
+
+MISMATCH = """
+    import shop
+    from executor import Flow, step
+
+
+    @step
+    def price(config: dict, note: str) -> int:
+        return config["limits"][1]
+
+
+    prices = Flow("prices", [price])
+    LONG = "".join(f"line {i}\\n" for i in range(30))
+
+
+    def test_prices():
+        prices.run(config={"region": "eu", "limits": [1, 2]}, note=LONG)
+"""
+
+
+def test_a_mismatch_names_each_changed_parameter_and_path(run, pytester):
+    setup(pytester, MISMATCH)
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_shop=MISMATCH.replace('"limits": [1, 2]', '"limits": [1, 3]').replace(
+            "for i in range(30))", 'for i in range(30)).replace("line 12", "changed")'
+        )
+    )
+    result = run("--flow-replay")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*step 'prices/price': replay mismatch: input changed*",
+            "*config[[]'limits'][[]1]: recorded 2, now 3*",
+            "*note: changed:*",
+            "*--- note (recorded)*",
+            "*+++ note (now)*",
+            "*-line 12",
+            "*+changed",
+            "*re-record just this test with: python -m pytest "
+            "test_shop.py::test_prices --flow-record-mode=rewrite*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*mismatched 1*"])  # the summary counts failed tests too
+
+
+VOLATILE = """
+    import os
+    from executor import Flow, step
+
+
+    @step
+    def fetch(base_url: str, n: int, context) -> int:
+        context["fetched"] = n
+        return n * 2
+
+
+    @step
+    def report(fetch: int, context) -> str:
+        return f"{fetch} from {context['fetched']}"
+
+
+    flow = Flow("volatile", [fetch, report])
+
+
+    def test_volatile(tmp_path):
+        port = 20000 + int.from_bytes(os.urandom(2), "big") % 40000  # a new one every run
+        url = f"http://127.0.0.1:{port}/{tmp_path}"
+        context = {"fetched": None}
+        assert flow.run(base_url=url, n=4, context=context)["report"] == "8 from 4"
+        assert context == {"fetched": 4}
+"""
+
+NORMALIZE = """
+    def pytest_flowexec_redact(item, kind, address, name, value):
+        if name == "base_url":
+            return "<local service>"
+"""
+
+
+def test_volatile_inputs_can_be_left_out_of_the_match(run, pytester):
+    setup(pytester, VOLATILE)
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    result = run("--flow-replay")  # a new port and tmp path: a mismatch without the hook
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*base_url: recorded 'http://127.0.0.1:*'..., now 'http://127.0.0.1:*'..."]
+    )
+    pytester.makeconftest(NORMALIZE)
+    run("--flow-record-mode=rewrite").assert_outcomes(passed=1)
+    text = (pytester.path / "fixtures/recordings/test_shop/test_volatile.json").read_text()
+    assert "127.0.0.1" not in text and "<local service>" in text
+    steps = json.loads(text)["runs"][0]["steps"]
+    assert steps["volatile/fetch"]["context"] == {"fetched": 4}  # the step changed it
+    assert "context" not in steps["volatile/report"]  # read only: not written
+    run("--flow-replay").assert_outcomes(passed=1)  # and the context comes back
+
+
+SECRET = """
+    from executor import Flow, step
+
+
+    @step
+    def login(api_key: str, user: str, context) -> dict:
+        context["session"] = "sess-" + api_key
+        return {"token": "tok-" + api_key, "user": user}
+
+
+    @step
+    def orders(login: dict) -> list:
+        return [login["user"], len(login["token"])]
+
+
+    shop = Flow("secret", [login, orders])
+
+
+    def test_secret():
+        context = {"session": None}
+        assert shop.run(api_key="hunter2", user="ann", context=context)["orders"] == ["ann", 11]
+"""
+
+REDACT = """
+    def pytest_flowexec_redact(item, kind, address, name, value):
+        if name == "api_key":
+            return "<redacted>"
+        if kind == "output" and address == "secret/login":
+            return {**value, "token": "<redacted>"}
+        if kind == "step_input" and name == "login":
+            return {**value, "token": "<redacted>"}
+        if kind == "context":
+            return {**value, "session": "<redacted>"}
+"""
+
+
+def test_secrets_stay_out_of_recordings_and_replay_still_matches(run, pytester):
+    import hashlib
+
+    from executor._recorder import input_digest
+
+    setup(pytester, SECRET)
+    pytester.makeconftest(REDACT)
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    text = (pytester.path / "fixtures/recordings/test_shop/test_secret.json").read_text()
+    assert "hunter2" not in text
+    data = json.loads(text)
+    assert data["runs"][0]["inputs"]["api_key"] == "<redacted>"
+    guesses = {
+        input_digest({"api_key": "hunter2", "user": "ann"}, "secret/login"),
+        input_digest({"login": {"token": "tok-hunter2", "user": "ann"}}, "secret/orders"),
+        hashlib.sha256(b"hunter2").hexdigest(),
+    }
+    assert not any(guess in text for guess in guesses)  # no digest confirms a guess
+    run("--flow-replay").assert_outcomes(passed=1)
