@@ -446,3 +446,34 @@ def test_secrets_stay_out_of_recordings_and_replay_still_matches(run, pytester):
     }
     assert not any(guess in text for guess in guesses)  # no digest confirms a guess
     run("--flow-replay").assert_outcomes(passed=1)
+
+
+def doc_files(page):
+    """The ```LANG file=NAME``` blocks of a Markdown page: {NAME: text}."""
+    import re
+
+    found = {}
+    for match in re.finditer(r"^```\w* file=(\S+)\n(.*?)^```$", page, re.M | re.S):
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+def test_the_testing_docs_sequence_passes(run, pytester, monkeypatch):
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "testing.md").read_text()
+    files = doc_files(page)
+    assert {"shop/pricing.py", "tests/test_pricing.py", "rates/EUR"} <= set(files)
+    for name in ("shop/pricing.py", "tests/test_pricing.py", "rates/EUR"):
+        target = pytester.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(files[name])
+    (pytester.path / "shop" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(pytester.path))  # python -m pytest puts it there
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    monkeypatch.setenv("SHOP_RATES_URL", f"file://{pytester.path / 'rates'}")
+    run("--flow-record-mode=once", "tests/test_pricing.py").assert_outcomes(passed=1)
+    monkeypatch.delenv("SHOP_RATES_URL")  # the service is gone
+    result = run("--flow-replay", "tests/test_pricing.py")
+    result.assert_outcomes(passed=1)  # the stub answered, the spy saw the replayed quote
+    result.stdout.fnmatch_lines(["*replayed 1, mismatched 0*"])
