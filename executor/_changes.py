@@ -2,14 +2,14 @@
 
 A replay mismatch is only useful when it says *what* changed: each changed
 parameter, the path inside it, the recorded and the current value. Values are
-compared as typed-JSON data (what recordings keep), so the comparison sees what
-the file holds; short values are shown inline, long ones as a line diff.
+compared as Python values (decoded from the recording), walking into dicts, lists
+and tuples; short values are shown inline, long ones as a line diff.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
+import pprint
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,7 +53,11 @@ def _walk(path: str, old: Any, new: Any, out: list[tuple[str, Any, Any]]) -> Non
         for key in sorted(set(old) | set(new), key=str):
             _walk(f"{path}[{key!r}]", old.get(key, _MISSING), new.get(key, _MISSING), out)
         return
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    if (
+        isinstance(old, (list, tuple))
+        and type(old) is type(new)
+        and len(old) == len(new)  # a length change is shown whole
+    ):
         for index, (a, b) in enumerate(zip(old, new, strict=True)):
             _walk(f"{path}[{index}]", a, b, out)
         return
@@ -61,14 +65,7 @@ def _walk(path: str, old: Any, new: Any, out: list[tuple[str, Any, Any]]) -> Non
 
 
 def _text(value: Any) -> str:
-    if value is _MISSING:
-        return "<absent>"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
+    return "<absent>" if value is _MISSING else repr(value)
 
 
 def _describe(path: str, old: Any, new: Any) -> list[str]:
@@ -113,7 +110,4 @@ def _lines(value: Any) -> list[str]:
         return value.splitlines() or [""]
     if value is _MISSING:
         return ["<absent>"]
-    try:
-        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False).splitlines()
-    except (TypeError, ValueError):
-        return [repr(value)]
+    return pprint.pformat(value, width=80, sort_dicts=False).splitlines()

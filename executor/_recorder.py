@@ -145,7 +145,7 @@ class Recorder:
                 if digest is None:
                     detail = "an input has no stable encoding (see CacheKeyError)"
                 elif isinstance(event.inputs, dict) and isinstance(current, dict):
-                    detail = describe_changes(event.inputs, current)
+                    detail = describe_changes(_decoded(event.inputs), _decoded(current))
             elif event.completed or event.failed:
                 return event
             else:
@@ -308,6 +308,16 @@ def _snapshot(context: Any) -> Any:
         return JSON_CODEC.decode(JSON_CODEC.encode(context))
     except Exception:
         return None
+
+
+def _decoded(data: dict[str, Any]) -> dict[str, Any]:
+    """Typed-JSON inputs as values, to name what changed (the data itself if the
+    codec cannot read it back)."""
+    try:
+        found = JSON_CODEC.decode(data)
+    except Exception:
+        return data
+    return found if isinstance(found, dict) else data
 
 
 def _encoded(value: Any) -> str:
