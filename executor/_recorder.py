@@ -81,6 +81,7 @@ class Recorder:
         self._inputs: dict[str, Any] = {}  # the normalized inputs, typed-JSON data
         self._code: dict[str, str] = {}  # the step's code identity
         self._context_before: dict[str, str] = {}  # the context before the call
+        self._shown: dict[str, dict[str, Any]] = {}  # replaying: the normalized inputs
         self.replay_misses: list[str] = []
         self.checked = 0
 
@@ -104,14 +105,20 @@ class Recorder:
             if name != CONTEXT_PARAM
         }
         digest = input_digest(shown, address)
-        try:
+        code = step_identity(step)
+        if not tap.recording:  # replay or validate: the inputs only name what changed
+            with self._lock:
+                self._code[address] = code
+                self._shown[address] = shown
+            return digest
+        try:  # encoded now: the step may change its inputs in place
             encoded = JSON_CODEC.encode(shown, f"{address} inputs")
         except Exception:
             encoded = None  # the digest says "no stable encoding" already
         before = _encoded(context) if CONTEXT_PARAM in inputs else None
         with self._lock:
             self._inputs[address] = encoded
-            self._code[address] = step_identity(step)
+            self._code[address] = code
             if before is not None:
                 self._context_before[address] = before
         return digest
@@ -134,7 +141,9 @@ class Recorder:
         elif isinstance(event, RecordedStep):
             reason, nearest = "", None
             with self._lock:
-                code, current = self._code.get(address), self._inputs.get(address)
+                code = self._code.get(address)
+                shown = self._shown.get(address)
+                current = self._inputs.get(address) if shown is None else None
             if event.code is not None and code is not None and event.code != code:
                 reason, detail = (
                     "code changed since recording",
@@ -144,8 +153,9 @@ class Recorder:
                 reason = "input changed"
                 if digest is None:
                     detail = "an input has no stable encoding (see CacheKeyError)"
-                elif isinstance(event.inputs, dict) and isinstance(current, dict):
-                    detail = describe_changes(_decoded(event.inputs), _decoded(current))
+                elif isinstance(event.inputs, dict):
+                    now = shown if shown is not None else _decoded(current or {})
+                    detail = describe_changes(_decoded(event.inputs), now)
             elif event.completed or event.failed:
                 return event
             else:
