@@ -40,5 +40,6 @@ def pytest_flowexec_redact_event(
 
 @pytest.hookspec(firstresult=True)
 def pytest_flowexec_replay_mismatch(item: pytest.Item, mismatch: Any) -> bool | None:
-    """A step cannot be replayed (``mismatch.reason``: not recorded, input changed).
-    Return True to run the step for real instead of failing the test."""
+    """A step cannot be replayed (``mismatch.reason``: not recorded, input changed,
+    code changed since recording; ``mismatch.detail`` says what changed). Return
+    True to run the step for real instead of failing the test."""
