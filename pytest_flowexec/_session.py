@@ -275,7 +275,8 @@ class TestRun:
                     output = self._redact("output", address, None, step.output)
                     event["output"] = encode_value(output, f"{address} output")
                 if step.error is not None:
-                    event["error"] = {"type": step.error.type, "message": step.error.message}
+                    message = self._redact("error", address, None, step.error.message)
+                    event["error"] = {"type": step.error.type, "message": message}
                 if step.context_changed:
                     context = self._redact("context", address, None, step.context)
                     event["context"] = encode_value(context, f"{address} context")

@@ -22,7 +22,8 @@ def pytest_flowexec_redact(
 
     Called for every value a recording holds: ``kind`` is ``"flow_input"`` (``address``
     is the flow's name, ``name`` the input's), ``"step_input"`` (``name`` is the
-    parameter), ``"output"`` or ``"context"`` (``name`` is ``None``). Step inputs are
+    parameter), ``"output"``, ``"context"`` or ``"error"`` (a failed step's message;
+    ``name`` is ``None``). Step inputs are
     digested and matched after this hook, so a replaced secret or volatile value
     (a random port, a temporary path) neither reaches the file nor breaks replay.
     When replaying, the hook sees recorded (already replaced) values: return the

@@ -406,12 +406,19 @@ SECRET = """
         return [login["user"], len(login["token"])]
 
 
-    shop = Flow("secret", [login, orders])
+    @step
+    def refuse(login: dict) -> None:
+        raise PermissionError("key " + login["token"][4:] + " is not allowed")
+
+
+    shop = Flow("secret", [login, orders, refuse])
 
 
     def test_secret():
         context = {"session": None}
-        assert shop.run(api_key="hunter2", user="ann", context=context)["orders"] == ["ann", 11]
+        result = shop.run(api_key="hunter2", user="ann", context=context, on_failure="continue")
+        assert result["orders"] == ["ann", 11]
+        assert result.steps["secret/refuse"].error.message.startswith("key ")
 """
 
 REDACT = """
@@ -424,6 +431,8 @@ REDACT = """
             return {**value, "token": "<redacted>"}
         if kind == "context":
             return {**value, "session": "<redacted>"}
+        if kind == "error":
+            return value.replace("hunter2", "<redacted>")
 """
 
 
