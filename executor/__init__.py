@@ -48,6 +48,7 @@ from executor._retry import Retry
 from executor._stats import StepStats
 from executor._step import Step, StepParam, step
 from executor._version import __version__
+from executor.cache._policy import CachePolicy
 
 __all__ = [
     # defining work
@@ -55,6 +56,7 @@ __all__ = [
     "Step",
     "StepParam",
     "Retry",
+    "CachePolicy",
     "Flow",
     "RUN_OPTIONS",
     # composing steps
