@@ -11,19 +11,20 @@ Example:
 
 from executor._composites import (
     FailureStrategy,
-    LoopLimitReached,
     loop,
     map_over,
     parallel,
     when,
 )
-from executor._context import ContextConflict, MergeStrategy
+from executor._context import MergeStrategy
 from executor._core import ExecutorCore, OnFailure, StepExecutor
 from executor._errors import (
     CacheKeyError,
+    ContextConflict,
     FlowDefinitionError,
     FlowError,
     FlowInputError,
+    LoopLimitReached,
     Pause,
     RemoteStepError,
     ReplayMismatch,
