@@ -1,6 +1,7 @@
 """Every code block of README.md and docs/*.md runs (see tests/docs/markdown.py for the
 convention); a new page is picked up by the glob, nothing to register."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -144,3 +145,29 @@ def test_fragments_and_text_do_not_run(tmp_path, monkeypatch):
 )
 def test_console_output_matching(expected, printed, matches):
     assert output_matches(expected, printed) is matches
+
+
+# -- paths a page names --------------------------------------------------------------
+
+PATH_IN_BACKTICKS = re.compile(r"`([\w.-]+(?:/[\w.-]+)*/(?:[\w.-]+\.(?:py|md|toml|json|txt))?)`")
+WRITTEN_BY_FLOWEXEC = (".flowexec/", "fixtures/recordings/")  # exist once a run wrote them
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
+def test_every_repository_file_a_page_names_exists(path):
+    text = path.read_text()
+    written = {b.file for b in parse(path) if b.file}
+    missing = []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        for named in PATH_IN_BACKTICKS.findall(line):
+            if named.startswith(WRITTEN_BY_FLOWEXEC) or any(
+                named == w or w.startswith(named) for w in written
+            ):
+                continue  # a file the page itself writes (a downstream project's)
+            if not (ROOT / named).exists():
+                missing.append(f"{path.relative_to(ROOT)}:{line_no}: `{named}`")
+        for target in LINK.findall(line):
+            if "://" not in target and not (path.parent / target).exists():
+                missing.append(f"{path.relative_to(ROOT)}:{line_no}: link {target}")
+    assert missing == [], "name files that are in the repository"
