@@ -12,9 +12,9 @@ The convention (the same for README.md and every docs/*.md page):
   and must exit 0. In console blocks commands start with ``$ `` and the lines up to
   the next command are its expected output: compared line by line with what it
   printed; ``...`` inside a line matches any text, a line of just ``...`` any lines.
-- Blocks not meant to run say so: ```` ```text ```` (or no code at all: ``ini``,
-  ``yaml``, ``toml`` without ``file=``), or the word ``fragment`` in the info string
-  (```` ```python fragment ````, ```` ```bash fragment ````).
+- Blocks not meant to run say so: ```` ```text ````, or the word ``fragment`` in the
+  info string (```` ```python fragment ````, ```` ```bash fragment ````,
+  ```` ```ini fragment ````).
 
 Every other block is an error: a block nobody runs is a block that rots.
 """
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUN = {"python", "bash", "console"}
-TEXT = {"text", "ini", "yaml", "toml", "json", "diff"}
+TEXT = {"text"}
 FENCE = re.compile(r"^(`{3,})(.*)$")
 COMMAND_TIMEOUT = 300.0
 

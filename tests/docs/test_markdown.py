@@ -30,9 +30,34 @@ def run_page(path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Page
     return page
 
 
+# Pages that show behaviour another branch of issue 10 is fixing right now. Each entry
+# expects that exact failure: once the fix lands, "DID NOT RAISE" says to delete it.
+AWAITING_FIX = {
+    "docs/testing.md": (
+        "'rates' was called 0 time(s), not 1",
+        "issue 10, 'Mocks and recordings agree': a flow_mock stub must win over a recording "
+        "under --flow-replay",
+    ),
+}
+
+
 @pytest.mark.parametrize("path", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
 def test_every_block_of_the_page_runs(path, tmp_path, monkeypatch):
-    run_page(path, tmp_path, monkeypatch)
+    name = path.relative_to(ROOT).as_posix()
+    if name not in AWAITING_FIX:
+        run_page(path, tmp_path, monkeypatch)
+        return
+    failure, reason = AWAITING_FIX[name]
+    with pytest.raises(DocBlockError, match=re.escape(failure)):
+        run_page(path, tmp_path, monkeypatch)
+    pytest.xfail(reason)
+
+
+def test_no_page_installs_flowexec_from_a_package_index():
+    # flowexec is not published: `pip install flowexec` fails (or installs a stranger's).
+    for path in PAGES:
+        for line_no, line in enumerate(path.read_text().splitlines(), 1):
+            assert not re.search(r"pip install (-U )?flowexec\b", line), f"{path}:{line_no}"
 
 
 def test_every_docs_page_is_collected():
@@ -100,7 +125,8 @@ def test_a_failing_python_block_points_at_its_line_of_the_page(tmp_path, monkeyp
         ("```bash\ntrue\nfalse\n```\n", "page.md:3: $ false\nexited 1"),
         ("```console\n$ echo hi\nho\n```\n", "page.md:2: $ echo hi\nprinted other output"),
         ("```\nplain\n```\n", "page.md:1: ``` (no language) is neither run nor marked"),
-        ("```yml\nk: v\n```\n", "page.md:1: ```yml is neither run nor marked"),
+        ("```yaml\nk: v\n```\n", "page.md:1: ```yaml is neither run nor marked"),
+        ("```ini\n[pytest]\n```\n", "page.md:1: ```ini is neither run nor marked"),
         ("```console\nhi\n```\n", "page.md:2: output before any `$ ` command"),
         ("```python\nx = 1\n", "page.md:1: this code block is never closed"),
     ],
@@ -125,7 +151,7 @@ def test_fragments_and_text_do_not_run(tmp_path, monkeypatch):
     page = write_page(
         tmp_path,
         "```python fragment\nraise SystemExit\n```\n```bash fragment\nexit 1\n```\n"
-        "```text\n$ anything\n```\n```ini\n[pytest]\n```\n",
+        "```text\n$ anything\n```\n```ini fragment\n[pytest]\n```\n",
     )
     assert run_page(page, tmp_path, monkeypatch).namespace.get("__name__") == "markdown_page"
 
