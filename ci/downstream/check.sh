@@ -18,7 +18,6 @@ echo "downstream: working in $work"
 
 "$python" -m venv "$work/venv"
 py="$work/venv/bin/python"
-"$py" -m pip install --quiet --upgrade pip
 "$py" -m pip install --quiet "$wheel" "pytest>=8" "pytest-xdist>=3.5" || exit 1
 cp -r "$here/project" "$work/project"
 cd "$work/project" || exit 1
