@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.docs.markdown import DocBlockError, Page, output_matches, parse
 
@@ -45,7 +47,10 @@ AWAITING_FIX = {
 def test_every_block_of_the_page_runs(path, tmp_path, monkeypatch):
     name = path.relative_to(ROOT).as_posix()
     if name not in AWAITING_FIX:
-        run_page(path, tmp_path, monkeypatch)
+        try:
+            run_page(path, tmp_path, monkeypatch)
+        except DocBlockError as error:  # the message names file:line; our frames add nothing
+            pytest.fail(str(error), pytrace=False)
         return
     failure, reason = AWAITING_FIX[name]
     with pytest.raises(DocBlockError, match=re.escape(failure)):
@@ -171,6 +176,27 @@ def test_fragments_and_text_do_not_run(tmp_path, monkeypatch):
 )
 def test_console_output_matching(expected, printed, matches):
     assert output_matches(expected, printed) is matches
+
+
+printed_lines = st.lists(
+    st.text(st.characters(blacklist_categories=["Cs", "Zl", "Zp", "Cc"]), max_size=12).filter(
+        lambda line: "..." not in line and line == line.rstrip()
+    ),
+    max_size=5,
+)
+
+
+@given(printed=printed_lines, data=st.data())
+def test_output_shown_literally_or_elided_matches_what_was_printed(printed, data):
+    assert output_matches(printed, printed)
+    if printed:
+        i = data.draw(st.integers(0, len(printed) - 1))
+        line = printed[i]
+        start = data.draw(st.integers(0, len(line)))
+        end = data.draw(st.integers(start, len(line)))
+        elided = [*printed[:i], line[:start] + "..." + line[end:], *printed[i + 1 :]]
+        assert output_matches(elided, printed)
+        assert not output_matches([*printed, "one line more"], printed)
 
 
 # -- paths a page names --------------------------------------------------------------
