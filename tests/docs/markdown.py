@@ -126,6 +126,7 @@ class Page:
         self.namespace = module.__dict__
 
     def run(self) -> None:
+        __tracebackhide__ = True  # pytest shows the page's frames, not the runner's
         blocks = parse(self.path, self.name)
         for block in blocks:
             check_marked(block)
@@ -140,6 +141,7 @@ class Page:
                 self.run_commands(block)
 
     def run_python(self, block: Block) -> None:
+        __tracebackhide__ = True
         # Padding puts each statement on its line of the page: tracebacks show the page.
         source = "\n" * block.line + block.code
         code = compile(

@@ -17,6 +17,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 def run_page(path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Page:
     """Run one page in ``workdir``; modules it wrote and imported are forgotten after."""
+    __tracebackhide__ = True  # a failure shows the page's line, not the runner's
     monkeypatch.chdir(workdir)
     monkeypatch.syspath_prepend(str(workdir))
     before = set(sys.modules)
@@ -47,10 +48,13 @@ AWAITING_FIX = {
 def test_every_block_of_the_page_runs(path, tmp_path, monkeypatch):
     name = path.relative_to(ROOT).as_posix()
     if name not in AWAITING_FIX:
+        failure = None
         try:
             run_page(path, tmp_path, monkeypatch)
         except DocBlockError as error:  # the message names file:line; our frames add nothing
-            pytest.fail(str(error), pytrace=False)
+            failure = str(error)
+        if failure:
+            pytest.fail(failure, pytrace=False)
         return
     failure, reason = AWAITING_FIX[name]
     with pytest.raises(DocBlockError, match=re.escape(failure)):
