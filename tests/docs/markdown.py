@@ -154,7 +154,8 @@ class Page:
             else:
                 exec(code, self.namespace)
         except BaseException as error:
-            error.add_note(f"in the python block at {block.where}")
+            if hasattr(error, "add_note"):  # Python 3.11+; the traceback names the page anyway
+                error.add_note(f"in the python block at {block.where}")
             raise
         finally:
             sys.modules.pop(self.module.__name__, None)
