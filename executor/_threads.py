@@ -127,5 +127,8 @@ class ThreadDispatcher:
                 return False
             return True
 
+    def abandon(self, token: int) -> None:
+        self.cancel(token)  # a running thread cannot be stopped: it ends unobserved
+
     def close(self) -> None:
         pass  # the pool belongs to the run, which closes it

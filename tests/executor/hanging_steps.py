@@ -1,0 +1,98 @@
+"""Steps that hang, for the process-timeout tests; run as a script by them:
+``python -m tests.executor.hanging_steps SCENARIO PIDFILE`` prints what the run did
+as JSON and must then exit on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from executor import Flow, Retry, StepFailed, map_over, step
+
+PIDS = os.environ.get("FLOWEXEC_TEST_PIDS", "")
+
+
+def note_pid(name: str) -> None:
+    """Append ``name pid`` to the pid file: which processes ran which steps."""
+    with open(PIDS, "a") as file:
+        file.write(f"{name} {os.getpid()}\n")
+
+
+# Two steps first, side by side, so that both workers are up (spawning one and
+# importing the engine can take over a second on a loaded machine) before the
+# timed steps start their clocks.
+@step
+def warm_a(n: int) -> int:
+    note_pid("warm_a")
+    time.sleep(0.3)
+    return n
+
+
+@step
+def warm_b(n: int) -> int:
+    note_pid("warm_b")
+    time.sleep(0.3)
+    return n
+
+
+@step(timeout=1.0)
+def hang(warm_a: int, warm_b: int) -> int:
+    note_pid("hang")
+    time.sleep(300)
+    return warm_a
+
+
+@step
+def sibling(warm_a: int, warm_b: int) -> int:
+    note_pid("sibling")
+    time.sleep(1.5)  # still running when hang times out
+    return warm_a + 1
+
+
+@step(timeout=1.0, retry=Retry(attempts=2, backoff=0.0, retry_on=(TimeoutError,)))
+def hang_once(warm_a: int, warm_b: int) -> int:
+    note_pid("hang_once")
+    flag = PIDS + ".hung"
+    if not os.path.exists(flag):
+        open(flag, "w").close()
+        time.sleep(300)
+    return warm_a * 10
+
+
+@step(timeout=1.0)
+def item(items: int, warm_a: int, warm_b: int) -> int:
+    note_pid(f"item{items}")
+    if items == 2:
+        time.sleep(300)
+    return items
+
+
+def scenario(name: str) -> dict[str, object]:
+    run: dict[str, Any] = {"n": 4, "executor": "parallel", "max_concurrency": 2}
+    if name == "retry":
+        result = Flow("again", [warm_a, warm_b, hang_once]).run(**run)
+        return {"value": result["hang_once"], "attempts": result.steps["again/hang_once"].attempts}
+    if name == "map":
+        each = map_over(item, name="each", max_concurrency=2)
+        flow = Flow("items", [warm_a, warm_b, each])
+        run["items"] = list(range(4))
+    else:
+        flow = Flow("hung", [warm_a, warm_b, hang, sibling])
+    try:
+        flow.run(**run)
+    except StepFailed as failed:
+        return {
+            "cause": type(failed.cause).__name__,
+            "address": failed.address,
+            "statuses": {a: r.status.value for a, r in failed.result.steps.items()},
+            "sibling": failed.result.outputs.get("sibling"),
+            "sibling_attempts": getattr(failed.result.steps.get("hung/sibling"), "attempts", None),
+        }
+    return {"cause": None}
+
+
+if __name__ == "__main__":
+    print(json.dumps(scenario(sys.argv[1])), flush=True)
