@@ -17,12 +17,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from executor._newfiles import temporary_beside
 from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
 from executor.state._store import ArtifactBackend, StateStore
 
@@ -32,7 +32,7 @@ logger = logging.getLogger("executor.state")
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    handle, temporary = temporary_beside(path)  # the umask's mode, not mkstemp's 0600
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
