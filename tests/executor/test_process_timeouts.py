@@ -36,7 +36,7 @@ def run_scenario(name: str, tmp_path: Path) -> tuple[dict, list[tuple[str, int]]
         text=True,
     )
     try:
-        out, _ = child.communicate(timeout=120)  # the hung steps sleep 300 s
+        out, _ = child.communicate(timeout=60)  # the hung steps sleep 300 s
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
