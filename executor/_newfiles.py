@@ -33,5 +33,14 @@ def temporary_beside(path: Path) -> tuple[int, str]:
 
 def create_if_missing(path: Path) -> None:
     """Create ``path`` empty if it does not exist (an empty file is an empty SQLite
-    database; SQLite gives its -wal and -shm files the database file's mode)."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666))
+    database; SQLite gives its -wal and -shm files the database file's mode).
+
+    An existing file is left alone, never opened (it may be read-only); a file
+    that cannot be created is left for SQLite to report in its own words.
+    """
+    if str(path) in ("", ":memory:"):
+        return
+    try:
+        os.close(os.open(path, _CREATE, 0o666))
+    except OSError:
+        pass  # there already, or not creatable: opening it says which
