@@ -71,4 +71,6 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # Calls still queued there fail with BrokenProcessPool too (and are sent again):
+    # cancel_futures would make them CancelledError, which means "the run stopped".
+    pool.shutdown(wait=False)

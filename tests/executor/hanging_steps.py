@@ -70,7 +70,51 @@ def item(items: int, warm_a: int, warm_b: int) -> int:
     return items
 
 
+@step
+def other(others: int, warm_a: int, warm_b: int) -> int:
+    note_pid(f"other{others}")
+    time.sleep(0.3)
+    return others
+
+
+@step(timeout=3.0)  # longer than any wait behind the other map's calls in the queue
+def patient(items: int, warm_a: int, warm_b: int) -> int:
+    note_pid(f"patient{items}")
+    if items == 2:
+        time.sleep(300)
+    return items
+
+
 def scenario(name: str) -> dict[str, object]:
+    if name == "queued":
+        # Two maps side by side on a pool of two workers: the second map's calls
+        # wait in the pool's queue when the first map's item 2 times out.
+        flow = Flow(
+            "two",
+            [
+                warm_a,
+                warm_b,
+                map_over(patient, name="each", map_executor="parallel", max_concurrency=2),
+                map_over(other, over="others", map_executor="parallel", max_concurrency=2),
+            ],
+        )
+        try:
+            flow.run(
+                n=4,
+                items=list(range(4)),
+                others=list(range(20)),
+                executor="threaded",
+                max_concurrency=2,
+            )
+        except StepFailed as failed:
+            steps = failed.result.steps
+            return {
+                "cause": type(failed.cause).__name__,
+                "address": failed.address,
+                "other": {a: r.status.value for a, r in steps.items() if a.startswith("two/other")},
+                "outputs": failed.result.outputs.get("other"),
+            }
+        return {"cause": None}
     run: dict[str, Any] = {"n": 4, "executor": "parallel", "max_concurrency": 2}
     if name == "retry":
         result = Flow("again", [warm_a, warm_b, hang_once]).run(**run)
