@@ -52,7 +52,9 @@ def sibling(warm_a: int, warm_b: int) -> int:
     return warm_a + 1
 
 
-@step(timeout=1.0, retry=Retry(attempts=2, backoff=0.0, retry_on=(TimeoutError,)))
+# The retry runs on a new pool, whose worker has to start first: its clock
+# includes that (over a second on a loaded machine).
+@step(timeout=3.0, retry=Retry(attempts=2, backoff=0.0, retry_on=(TimeoutError,)))
 def hang_once(warm_a: int, warm_b: int) -> int:
     note_pid("hang_once")
     flag = PIDS + ".hung"

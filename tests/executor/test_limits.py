@@ -45,7 +45,13 @@ def test_counters_never_slip_past_the_limit(executor):
     assert len(completed) == 4
     assert over  # ...the fifth (and any running beside it) raised, and stopped the run
     # ...and every call is reported, those that went over included (spent is spent).
-    assert result.usage["cost"] == pytest.approx(0.25 * (len(completed) + len(over)))
+    # (On "async" a sync step whose task the stop cancelled may still run in its
+    # thread: its usage counts, though the step is reported CANCELLED.)
+    reported = 0.25 * (len(completed) + len(over))
+    if executor == "async":
+        assert result.usage["cost"] >= reported - 1e-9
+    else:
+        assert result.usage["cost"] == pytest.approx(reported)
     assert info.value.limit == "cost"
     assert info.value.address.startswith("m/costly[")
 
