@@ -49,7 +49,7 @@ class Connections:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        create_if_missing(path)  # by us, with the umask's mode (SQLite's own is 0644)
+        create_if_missing(path)  # by us, with the umask's mode (SQLite caps it at 0644)
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection (opened, set up and checked on first use)."""
