@@ -137,9 +137,9 @@ class Recorder:
         event = self.replay.get(address)
         detail = ""
         if event is None:
-            reason, nearest = "not recorded", self._nearest(address)
+            reason = "not recorded"
         elif isinstance(event, RecordedStep):
-            reason, nearest = "", None
+            reason = ""
             with self._lock:
                 code = self._code.get(address)
                 shown = self._shown.get(address)
@@ -165,10 +165,15 @@ class Recorder:
         elif not event.completed:
             return None  # it failed or paused last time: run it again
         else:
-            reason, nearest = "input changed", None
+            reason = "input changed"
         with self._lock:
             self.replay_misses.append(address)
         if self.strict:
+            # The nearest address is looked for only here, for the error message: it
+            # compares with every recorded address, far too slow for each step a
+            # resume runs again (a map of 400 items: ~15 ms a step, on the thread
+            # that schedules them, so none started and none was checkpointed meanwhile).
+            nearest = self._nearest(address) if event is None else None
             tap = self.tap
             mismatch = ReplayMismatch(
                 address, reason, nearest, detail, tap.rerecord if tap is not None else ""
