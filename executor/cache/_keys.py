@@ -24,6 +24,7 @@ import enum
 import hashlib
 import inspect
 import pathlib
+import threading
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,17 +40,30 @@ KEY_FORMAT = b"flowexec-cache-key/1"
 """Bumped whenever the encoding changes: old entries then simply miss."""
 
 
+_IDENTITY_LOCK = threading.RLock()
+"""Held while a step's identity is first worked out, so it is worked out once even
+when many threads hit the same step's cache at once (re-entrant: a composite's
+identity is made of its parts')."""
+
+
 def step_identity(step: Step[..., Any]) -> str:
     """What identifies a step's behaviour: its name plus ``version=``, or plus a hash
-    of its function's source, so that editing the body invalidates its entries."""
+    of its function's source, so that editing the body invalidates its entries.
+
+    Worked out on first use (only caching and replay need it; defining a step does
+    not read its source), once, and kept on the step itself.
+    """
     found = step.__dict__.get("_flowexec_identity")
     if found is None:
-        if step.version is not None:
-            found = f"{step.name}@version:{step.version}"
-        else:
-            digest = hashlib.sha256(step.identity_material()).hexdigest()[:24]
-            found = f"{step.name}@source:{digest}"
-        step.__dict__["_flowexec_identity"] = found
+        with _IDENTITY_LOCK:
+            found = step.__dict__.get("_flowexec_identity")
+            if found is None:
+                if step.version is not None:
+                    found = f"{step.name}@version:{step.version}"
+                else:
+                    digest = hashlib.sha256(step.identity_material()).hexdigest()[:24]
+                    found = f"{step.name}@source:{digest}"
+                step.__dict__["_flowexec_identity"] = found
     return str(found)
 
 

@@ -234,3 +234,45 @@ PINNED = {
 def test_non_finite_floats_in_plain_inputs():
     assert key([math.inf]) != key([-math.inf])
     assert key({"a": math.nan}) == key({"a": float("nan")})
+
+
+def test_source_identity_is_read_lazily_and_once_across_threads(monkeypatch):
+    """Defining steps and a flow never reads a function's source (only caching and
+    replay need it); the first keys ask for it once, however many threads ask."""
+    import threading
+    import time
+
+    import executor._step as step_module
+    from executor import Flow
+
+    reads = []
+
+    def counted(fn):
+        reads.append(fn)
+        time.sleep(0.01)  # widen the window two threads could both compute in
+        return b"source of " + fn.__name__.encode()
+
+    monkeypatch.setattr(step_module, "_source_material", counted)
+
+    def work(x):
+        return x
+
+    made = step(work)
+    flow = Flow("lazy", [made])
+    assert reads == []
+    barrier = threading.Barrier(8)
+    found: list[str] = []
+
+    def ask():
+        barrier.wait()
+        found.append(KEYS.key(flow.step("work"), {"x": 1}))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert reads == [work]
+    assert len(set(found)) == 1 and len(found) == 8
+    assert step_identity(made).startswith("work@source:")
+    assert reads == [work]
