@@ -222,7 +222,7 @@ class ExecutorCore:
         if recorder is None:
             recorder = _tap(args.flow, args.inputs)
         if self.executor == "async":
-            result: FlowResult = run_coroutine(self._aexecute(args, recorder))
+            result: FlowResult = run_coroutine(self._aexecute(args, recorder, own_loop=True))
             return result
         state = self._start(args, recorder)
         runtime = state.runtime
@@ -239,10 +239,13 @@ class ExecutorCore:
             runtime.close()
         return self._end(state)
 
-    async def _aexecute(self, args: RunArgs, recorder: Recorder | None) -> FlowResult:
+    async def _aexecute(
+        self, args: RunArgs, recorder: Recorder | None, *, own_loop: bool = False
+    ) -> FlowResult:
         state = self._start(args, recorder)
         try:
-            await run_async(state, state.runtime.width, state.runtime.threads())
+            runtime = state.runtime
+            await run_async(state, runtime.width, runtime.threads(), own_loop=own_loop)
         finally:
             state.runtime.close()
         return self._end(state)
