@@ -190,16 +190,34 @@ class CacheKeyGenerator:
         if CONTEXT_PARAM in inputs:
             inputs = {k: v for k, v in inputs.items() if k != CONTEXT_PARAM}
         if context is None and type(inputs) is dict:
-            # The common case, a flat mapping of scalars, inlined (it is every cached
-            # step's hot path): the same bytes as encode() -> _flat_body() give.
+            # The common cases inlined (they are every cached step's hot path): a flat
+            # mapping of scalars (the same bytes as encode() -> _flat_body() give), and
+            # one whose values are scalars or flat str-keyed dicts of scalars, such as
+            # a small settings dict (plain JSON: the bytes encode() -> _JSON give,
+            # without _plain_json's general walk).
             scalars = _JSON_SCALARS
+            nested = False
             for name, value in inputs.items():
-                if type(name) is not str or type(value) not in scalars:
+                kind = type(value)
+                if type(name) is not str:
+                    break
+                if kind not in scalars:
+                    if kind is not dict:
+                        break
+                    for inner, item in value.items():
+                        if type(inner) is not str or type(item) not in scalars:
+                            break
+                    else:
+                        nested = True
+                        continue
                     break
             else:
-                text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
                 prefix = step.__dict__.get("_flowexec_key_prefix") or _prefix(step)
-                body = b"R" + text.encode("utf-8", "surrogatepass")
+                if nested:
+                    body = b"J" + _JSON(inputs).encode()
+                else:
+                    text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
+                    body = b"R" + text.encode("utf-8", "surrogatepass")
                 return hashlib.sha256(prefix + body).hexdigest()
         return self.key_of(step, inputs, "inputs", context, address=address)
 
