@@ -7,8 +7,11 @@ import sys
 import executor
 
 # What a flow's definition never needs: asyncio and process pools (the engine's
-# drivers), pluggy (hooks), SQLite and the cache and state packages.
+# drivers), pluggy (hooks), SQLite and the cache and state packages, random (retry
+# jitter) and traceback (failures).
 HEAVY = (
+    "random",
+    "traceback",
     "asyncio",
     "sqlite3",
     "multiprocessing",
