@@ -81,11 +81,22 @@ async def run_async(
                         state, nodes[index], inputs, threads, own_task=False, inline=own_loop
                     )
                     break
+                node = nodes[index]
+                step = node.step
+                # A sync step is handed to a worker here, before its task exists: the
+                # ready steps all start without waiting for the loop to run each task.
+                first = (
+                    threads.run(state.task(node, inputs))
+                    if not (step.is_async or step.is_composite or step.timeout is not None)
+                    else None
+                )
                 task = loop.create_task(
-                    _attempts(state, nodes[index], inputs, threads, own_task=True)
+                    _attempts(state, node, inputs, threads, own_task=True, first=first)
                 )
                 tasks[index] = task
                 task.add_done_callback(functools.partial(_report, finished, index))
+                if first is not None:  # a task cancelled before it ran never awaits it
+                    task.add_done_callback(functools.partial(_drop, first))
             else:
                 if not tasks:
                     break
@@ -122,6 +133,10 @@ def _report(finished: asyncio.Queue[int], index: int, _: asyncio.Task[_Ended]) -
     finished.put_nowait(index)
 
 
+def _drop(attempt: asyncio.Future[Any], _: asyncio.Task[_Ended]) -> None:
+    attempt.cancel()  # no-op once it has an outcome; unstarted, it never runs
+
+
 async def _attempts(
     state: RunState,
     node: PlanNode,
@@ -130,15 +145,21 @@ async def _attempts(
     *,
     own_task: bool,
     inline: bool = False,
+    first: asyncio.Future[Any] | None = None,
 ) -> _Ended:
     """Every attempt of one step. In its own task, a cancellation is the run stopping
-    and ends the step as CANCELLED; awaited inline, it is the caller's and propagates."""
+    and ends the step as CANCELLED; awaited inline, it is the caller's and propagates.
+    ``first``: the first attempt, already handed to a worker."""
     started = Clock.perf_counter()
     attempt = 0
     while True:
         attempt += 1
         try:
-            value = await _attempt(state, node, inputs, threads, attempt, inline)
+            if first is not None:  # the first attempt, already on a worker
+                running, first = first, None
+                value = await _outcome(running)
+            else:
+                value = await _attempt(state, node, inputs, threads, attempt, inline)
         except asyncio.CancelledError:
             if not own_task:
                 raise
