@@ -12,12 +12,15 @@ Example:
 import importlib
 import typing
 
-from executor._context import ContextConflict, MergeStrategy
+from executor._cache_policy import CachePolicy
+from executor._context import MergeStrategy
 from executor._errors import (
     CacheKeyError,
+    ContextConflict,
     FlowDefinitionError,
     FlowError,
     FlowInputError,
+    LoopLimitReached,
     Pause,
     RemoteStepError,
     ReplayMismatch,
@@ -44,7 +47,6 @@ from executor._version import __version__
 if typing.TYPE_CHECKING:
     from executor._composites import (
         FailureStrategy,
-        LoopLimitReached,
         loop,
         map_over,
         parallel,
@@ -59,7 +61,6 @@ if typing.TYPE_CHECKING:
 # `import executor` stays a fraction of Python's own start-up. A run imports them.
 _LAZY = {
     "FailureStrategy": "executor._composites",
-    "LoopLimitReached": "executor._composites",
     "loop": "executor._composites",
     "map_over": "executor._composites",
     "parallel": "executor._composites",
@@ -92,6 +93,7 @@ __all__ = [
     "Step",
     "StepParam",
     "Retry",
+    "CachePolicy",
     "Flow",
     "RUN_OPTIONS",
     # composing steps

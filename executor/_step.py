@@ -10,16 +10,12 @@ import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
+from executor._cache_policy import CachePolicy
 from executor._errors import FlowDefinitionError
 from executor._names import CONTEXT_PARAM
 from executor._retry import NO_RETRY, Retry
-
-if TYPE_CHECKING:
-    # Imported when a step is given a policy: a run without caching never loads
-    # the cache package (it keeps `import executor` fast).
-    from executor.cache._policy import CachePolicy
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -352,8 +348,6 @@ def _check_version(name: str, version: object) -> str:
 
 
 def _check_cache(name: str, cache: object) -> CachePolicy:
-    from executor.cache._policy import CachePolicy
-
     if not isinstance(cache, CachePolicy):
         raise FlowDefinitionError(
             f"step {name!r}: cache must be a CachePolicy or None, got {cache!r}"
