@@ -21,6 +21,7 @@ from executor._context import ContextConflict, MergeStrategy
 from executor._core import ExecutorCore, OnFailure, StepExecutor
 from executor._errors import (
     CacheKeyError,
+    CodecError,
     FlowDefinitionError,
     FlowError,
     FlowInputError,
@@ -47,6 +48,7 @@ from executor._results import (
 from executor._retry import Retry
 from executor._stats import StepStats
 from executor._step import Step, StepParam, step
+from executor._types import register_type
 from executor._version import __version__
 
 __all__ = [
@@ -74,6 +76,8 @@ __all__ = [
     "call_step",
     "hookimpl",
     "hookspec",
+    # stored data
+    "register_type",
     # what a run reports
     "FlowResult",
     "StepResult",
@@ -92,6 +96,7 @@ __all__ = [
     "RemoteStepError",
     "StepOutputMissing",
     "CacheKeyError",
+    "CodecError",
     "ContextConflict",
     "LoopLimitReached",
     "UsageLimitExceeded",
