@@ -30,7 +30,7 @@ _REGISTER_LOCK = threading.Lock()
 
 # The raw __dict__ and __mro__ of modules and classes: read through the slot
 # descriptors themselves, so no __getattribute__/__getattr__ override can run.
-_MODULE_DICT: Any = types.ModuleType.__dict__["__dict__"].__get__
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"].__get__
 _CLASS_DICT: Any = type.__dict__["__dict__"].__get__
 _CLASS_MRO: Any = type.__dict__["__mro__"].__get__
 

@@ -180,4 +180,3 @@ def exact_copy(a: Any, b: Any) -> bool:
     if isinstance(a, (set, frozenset)):
         return a == b and {type(x) for x in a} == {type(x) for x in b}
     return bool(a == b)
-

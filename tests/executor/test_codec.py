@@ -125,7 +125,7 @@ def test_exceptions_keep_type_and_message():
 
 def test_an_exception_whose_type_is_gone_is_refused_by_name():
     data = {"$exception": {"type": "nowhere.module:Gone", "message": "m", "args": ["m"]}}
-    with pytest.raises(CodecError, match="'nowhere.module:Gone' is not available"):
+    with pytest.raises(CodecError, match=r"'nowhere\.module:Gone' is not available"):
         JSON_CODEC.decode(data, "f/s output")
 
 

@@ -38,9 +38,7 @@ CACHES = {
     "memory": lambda: MemoryCache(),
     "sqlite": lambda: SQLiteCache(_ROOT / "cache.db"),
 }
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("backend", sorted(STORES))

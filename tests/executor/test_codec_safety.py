@@ -103,15 +103,13 @@ def test_store_load_never_calls_a_class_a_file_names(tmp_path, backend, tag):
     assert nothing_ran(touched)
     reason = state.unreadable["f/s"]
     assert "'subprocess:Popen' is not" in reason and "it was not called" in reason
-    assert reason.startswith(f"f/s output: ")
+    assert reason.startswith("f/s output: ")
     assert store.location in reason and state_id in reason
 
 
 @pytest.mark.parametrize("tag", TAGS)
 @pytest.mark.parametrize("backend", sorted(STORES))
-def test_store_load_never_imports_a_module_a_file_names(
-    tmp_path, backend, tag, side_effect_module
-):
+def test_store_load_never_imports_a_module_a_file_names(tmp_path, backend, tag, side_effect_module):
     module, marker = side_effect_module
     store = STORES[backend](tmp_path)
     state_id = stored_run_with(store, module_payload(tag, module))

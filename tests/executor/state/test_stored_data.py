@@ -126,9 +126,7 @@ def test_a_changed_artifact_byte_is_refused_on_load_and_on_resume_from(tmp_path,
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
-def test_a_cache_entry_that_no_longer_decodes_is_a_miss_with_one_warning(
-    tmp_path, backend, caplog
-):
+def test_a_cache_entry_that_no_longer_decodes_is_a_miss_with_one_warning(tmp_path, backend, caplog):
     calls = []
 
     @step(cache=CachePolicy())
@@ -141,7 +139,7 @@ def test_a_cache_entry_that_no_longer_decodes_is_a_miss_with_one_warning(
     flow.run(n=1, cache=cache)
     # The Enum member was renamed since the entry was written:
     if backend == "memory":
-        ((key, (data, _)),) = cache._entries.items()
+        ((_, (data, _)),) = cache._entries.items()
         data[0]["$enum"]["value"] = "glad"
     else:
         with sqlite3.connect(tmp_path / "cache.db") as connection:
