@@ -6,8 +6,6 @@ type all the way down, same dict insertion order.
 """
 
 import itertools
-import tempfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,28 +22,33 @@ from executor.state import (
 from pytest_flowexec import _recording
 from pytest_flowexec.strategies import codec_values, exact_copy
 
-# A throwaway folder per test module: hypothesis runs many examples per test, and
-# function-scoped fixtures would be shared between them anyway.
-_ROOT = Path(tempfile.mkdtemp(prefix="flowexec-roundtrip-"))
 _COUNTER = itertools.count()
 
 STORES = {
-    "memory": lambda: MemoryStateBackend(),
-    "sqlite": lambda: SQLiteStateBackend(_ROOT / "state.db"),
-    "filesystem": lambda: FileSystemStateBackend(_ROOT / "states"),
+    "memory": lambda root: MemoryStateBackend(),
+    "sqlite": lambda root: SQLiteStateBackend(root / "state.db"),
+    "filesystem": lambda root: FileSystemStateBackend(root / "states"),
 }
 CACHES = {
-    "memory": lambda: MemoryCache(),
-    "sqlite": lambda: SQLiteCache(_ROOT / "cache.db"),
+    "memory": lambda root: MemoryCache(),
+    "sqlite": lambda root: SQLiteCache(root / "cache.db"),
 }
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """One folder for every example of the module (hypothesis runs many per test)."""
+    return tmp_path_factory.mktemp("roundtrip")
+
+
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("backend", sorted(STORES))
 @PROPERTY
 @given(value=codec_values())
-def test_state_stores_give_back_exact_copies(backend, value):
-    store = STORES[backend]()
+def test_state_stores_give_back_exact_copies(root, backend, value):
+    store = STORES[backend](root)
     state_id = store.create_state("f", {"v": value}, StateMetadata(custom_data={"v": value}), None)
     store.append_event(
         state_id,
@@ -71,7 +74,7 @@ def test_state_stores_give_back_exact_copies(backend, value):
 @pytest.mark.parametrize("backend", sorted(CACHES))
 @PROPERTY
 @given(value=codec_values())
-def test_caches_give_back_exact_copies(backend, value):
+def test_caches_give_back_exact_copies(root, backend, value):
     calls = []
     key = next(_COUNTER)  # a fresh entry per example; the key does not look at the value
 
@@ -81,7 +84,7 @@ def test_caches_give_back_exact_copies(backend, value):
         return v
 
     flow = Flow("cached", [produce])
-    cache = CACHES[backend]()
+    cache = CACHES[backend](root)
     first = flow.run(v=value, cache=cache)["produce"]
     hit = flow.run(v=value, cache=cache)["produce"]
     assert len(calls) == 1  # the second run was a hit
@@ -91,13 +94,13 @@ def test_caches_give_back_exact_copies(backend, value):
 
 @PROPERTY
 @given(value=codec_values())
-def test_recordings_give_back_exact_copies(value):
+def test_recordings_give_back_exact_copies(root, value):
     recording = _recording.Recording(test="t", seed=1, frozen_time="2024-01-01T00:00:00+00:00")
     data = JSON_CODEC.encode(value, "f/s output")
     recording.runs.append(
         _recording.RecordedRun("f", {"v": data}, {"f/s": {"digest": None, "output": data}})
     )
-    path = _ROOT / f"recording-{next(_COUNTER)}.json"
+    path = root / f"recording-{next(_COUNTER)}.json"
     _recording.write(path, recording)
     text = path.read_text(encoding="utf-8")
     back = _recording.read(path).runs[0]
