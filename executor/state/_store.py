@@ -8,7 +8,6 @@ outputs into a content-addressed artifact store.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -298,39 +297,45 @@ class StateStore:
             if isinstance(output, dict) and set(output) == {"$artifact"}:
                 output = json.loads(self._artifact(state_id, seq, address, output["$artifact"]))
             error = body.get("error")
-            event = StateEvent(
-                seq=seq,
-                address=address,
-                digest=body["digest"],
-                status=body["status"],
-                attempts=body["attempts"],
-                started_at=body["started_at"],
-                ended_at=body["ended_at"],
-                error=ErrorInfo(error["type"], error["message"], error["traceback"])
-                if error
-                else None,
-                awaiting=body.get("awaiting"),
+            error_info = (
+                ErrorInfo(error["type"], error["message"], error["traceback"]) if error else None
             )
+            digest, status, attempts = body["digest"], body["status"], body["attempts"]
+            started_at, ended_at = body["started_at"], body["ended_at"]
         except StateCorrupted:
             raise
         except (ValueError, KeyError, TypeError) as error:
             raise StateCorrupted(
                 self.location, state_id, f"event {seq} is damaged ({error!r})"
             ) from None
+        value = context = unreadable = None
         try:
-            return dataclasses.replace(
-                event,
-                output=self.codec.decode(output, f"{address} output") if "output" in body else None,
-                context=self.codec.decode(body["context"], f"{address} context")
-                if "context" in body
-                else None,
-            )
+            if "output" in body:
+                value = self.codec.decode(output, f"{address} output")
+            if "context" in body:
+                context = self.codec.decode(body["context"], f"{address} context")
         except CodecError as error:
             # Stored before the code changed (a class renamed, a field removed): the
             # rest of the run still loads, and a resume runs this step again.
-            reason = f"{error} (in {self.location}, state {state_id!r}, event {seq})"
-            logger.warning("state %s: cannot read the event of %s: %s", state_id, address, reason)
-            return dataclasses.replace(event, unreadable=reason)
+            value = context = None
+            unreadable = f"{error} (in {self.location}, state {state_id!r}, event {seq})"
+            logger.warning(
+                "state %s: cannot read the event of %s: %s", state_id, address, unreadable
+            )
+        return StateEvent(
+            seq=seq,
+            address=address,
+            digest=digest,
+            status=status,
+            output=value,
+            attempts=attempts,
+            started_at=started_at,
+            ended_at=ended_at,
+            error=error_info,
+            awaiting=body.get("awaiting"),
+            context=context,
+            unreadable=unreadable,
+        )
 
     def _artifact(self, state_id: str, seq: int, address: str, digest: str) -> bytes:
         """The artifact ``digest``, checked against its digest: a changed byte is an error."""
