@@ -58,10 +58,8 @@ class RunCache:
         if stored is None:
             return key, MISS
         try:
-            if type(stored) is not list or len(stored) != 1:
-                raise CodecError(f"{address} cache entry", "not a one-item list")
-            return key, policy.value_codec.decode(stored[0], f"{address} cached output")
-        except CodecError as error:
+            return key, policy.value_codec.decode(stored[0], address)
+        except (CodecError, TypeError, IndexError, KeyError) as error:
             # Written before the code changed (an Enum member renamed, a dataclass field
             # removed): a miss, so the step runs again and its output replaces the entry.
             logger.warning(
