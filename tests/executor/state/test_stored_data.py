@@ -6,7 +6,6 @@ import json
 import logging
 import pathlib
 import sqlite3
-import sys
 import zoneinfo
 
 import pytest
@@ -269,22 +268,22 @@ def test_values_that_would_come_back_different_are_refused_when_written(value, n
     assert info.value.where == "f/load output['rows'][0]"
 
 
-def test_pydantic_private_attributes_come_back():
-    pydantic = pytest.importorskip("pydantic")
+@pytest.mark.parametrize("backend", sorted(STORES))
+def test_pydantic_models_come_back_with_private_attributes_extras_and_order(tmp_path, backend):
+    models = pytest.importorskip("tests.executor.pydantic_models")
+    value = models.Order(items=[models.Item(name="a", tags={"z": 1, "a": 2})], note=(1,), x=5)
+    value._secret = 7
+    store = STORES[backend](tmp_path)
 
-    class Model(pydantic.BaseModel):
-        name: str
-        _secret: int = 0
+    @step
+    def order() -> object:
+        return value
 
-    sys.modules[__name__].Model = Model  # findable by its name, as a module-level class is
-    Model.__qualname__ = "Model"
-    try:
-        value = Model(name="a")
-        value._secret = 7
-        back = JSON_CODEC.loads(JSON_CODEC.dumps(value))
-        assert type(back) is Model and back == value and back._secret == 7
-    finally:
-        del sys.modules[__name__].Model
+    state = store.load(Flow("orders", [order]).run(store=store).state_id)
+    back = state.latest()["orders/order"].output
+    assert type(back) is models.Order and back == value
+    assert back._secret == 7 and back.x == 5 and back.note == (1,)
+    assert type(back.items[0]) is models.Item and list(back.items[0].tags) == ["z", "a"]
 
 
 @pytest.mark.parametrize(
