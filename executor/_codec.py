@@ -628,7 +628,16 @@ _DECODERS: dict[str, Callable[[Codec, Any, int], Any]] = {
 
 def _value_path(chain: list[Any]) -> str:
     """``"['rows'][1].when"``: where ``chain[0]`` sits inside ``chain[-1]``."""
-    return "".join(_value_step(chain[i + 1], chain[i]) for i in reversed(range(len(chain) - 1)))
+    return _shortened(
+        [_value_step(chain[i + 1], chain[i]) for i in reversed(range(len(chain) - 1))]
+    )
+
+
+def _shortened(steps: list[str]) -> str:
+    """The path; a very deep one (a value refused for its depth) with its middle elided."""
+    if len(steps) > 16:
+        steps = [*steps[:8], f"...({len(steps) - 12} levels)...", *steps[-4:]]
+    return "".join(steps)
 
 
 def _value_step(parent: Any, child: Any) -> str:
@@ -670,7 +679,7 @@ def _data_path(chain: list[Any]) -> str:
     for i in reversed(range(len(chain) - 1)):
         found = _find(chain[i + 1], chain[i], 4)
         steps += [f"[{key!r}]" for key in found or ()]
-    return "".join(steps)
+    return _shortened(steps)
 
 
 def _find(data: Any, target: Any, levels: int) -> list[Any] | None:
