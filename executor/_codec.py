@@ -195,6 +195,11 @@ class Codec:
         exact = _EXACT_ENCODERS.get(kind)
         if exact is not None:
             return exact(self, value, depth)
+        if kind.__module__ == "freezegun.api" and isinstance(value, (dt.date, dt.datetime)):
+            # Frozen time's stand-ins for datetime and date (the pytest plugin freezes
+            # time while recording): they stand for the real types, and are stored as them.
+            real = dt.datetime if isinstance(value, dt.datetime) else dt.date
+            return _EXACT_ENCODERS[real](self, value, depth)
         if isinstance(value, enum.Enum):
             return {
                 "$enum": {

@@ -383,3 +383,14 @@ def test_values_at_the_depth_limit_are_stored_everywhere(tmp_path):
             return value
 
         assert Flow("ok", [emit]).run(**backend(tmp_path))["emit"] == value
+
+
+def test_frozen_time_stand_ins_are_stored_as_datetimes():
+    import freezegun
+
+    with freezegun.freeze_time("2024-01-01T12:00:00"):
+        now, today = dt.datetime.now(dt.timezone.utc), dt.date.today()
+X
+        back_now, back_today = JSON_CODEC.loads(JSON_CODEC.dumps([now, today]))
+    assert type(back_now) is dt.datetime and back_now == now
+    assert type(back_today) is dt.date and back_today == today
