@@ -390,7 +390,7 @@ def test_frozen_time_stand_ins_are_stored_as_datetimes():
 
     with freezegun.freeze_time("2024-01-01T12:00:00"):
         now, today = dt.datetime.now(dt.timezone.utc), dt.date.today()
-X
+        assert type(now).__module__ == "freezegun.api"  # its FakeDatetime
         back_now, back_today = JSON_CODEC.loads(JSON_CODEC.dumps([now, today]))
     assert type(back_now) is dt.datetime and back_now == now
     assert type(back_today) is dt.date and back_today == today
