@@ -84,6 +84,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]").search
 _IS_DOLLAR = operator.methodcaller("startswith", "$")
 _STR_ONLY = {str}
 _CONCRETE_PATH = type(pathlib.Path())
+# The real classes, kept in a tuple: frozen time (freezegun) swaps every module
+# attribute that is one of them for a stand-in subclass while a test runs.
+_REAL_TIME_TYPES = (dt.datetime, dt.date, dt.time)
 
 
 class EncodedException(FlowError):
@@ -195,10 +198,10 @@ class Codec:
         exact = _EXACT_ENCODERS.get(kind)
         if exact is not None:
             return exact(self, value, depth)
-        if kind.__module__ == "freezegun.api" and isinstance(value, (dt.date, dt.datetime)):
+        if kind.__module__ == "freezegun.api" and isinstance(value, _REAL_TIME_TYPES[1]):
             # Frozen time's stand-ins for datetime and date (the pytest plugin freezes
             # time while recording): they stand for the real types, and are stored as them.
-            real = dt.datetime if isinstance(value, dt.datetime) else dt.date
+            real = _REAL_TIME_TYPES[0 if isinstance(value, _REAL_TIME_TYPES[0]) else 1]
             return _EXACT_ENCODERS[real](self, value, depth)
         if isinstance(value, enum.Enum):
             return {
@@ -439,9 +442,9 @@ _EXACT_ENCODERS: dict[type, Callable[[Codec, Any, int], JSONValue]] = {
     set: _encode_set,
     frozenset: _encode_set,
     bytes: lambda c, v, d: {"$bytes": base64.b64encode(v).decode("ascii")},
-    dt.datetime: _encode_datetime,
-    dt.date: lambda c, v, d: {"$date": v.isoformat()},
-    dt.time: _encode_time,
+    _REAL_TIME_TYPES[0]: _encode_datetime,
+    _REAL_TIME_TYPES[1]: lambda c, v, d: {"$date": v.isoformat()},
+    _REAL_TIME_TYPES[2]: _encode_time,
     decimal.Decimal: lambda c, v, d: {"$decimal": str(v)},
     uuid.UUID: lambda c, v, d: {"$uuid": str(v)},
     _CONCRETE_PATH: lambda c, v, d: {"$path": v.as_posix()},
@@ -584,11 +587,11 @@ def _decode_float(codec: Codec, body: Any, depth: int) -> Any:
 def _decode_datetime(codec: Codec, body: Any, depth: int) -> Any:
     text = _text(body)
     if not text.endswith("]"):
-        return dt.datetime.fromisoformat(text)
+        return _REAL_TIME_TYPES[0].fromisoformat(text)
     import zoneinfo  # only for data that names a zone; a zone name is data, not code
 
     stamp, _, key = text[:-1].partition("[")
-    written = dt.datetime.fromisoformat(stamp)
+    written = _REAL_TIME_TYPES[0].fromisoformat(stamp)
     if written.tzinfo is None:
         raise ValueError("a zone needs an offset")
     local = written.replace(tzinfo=zoneinfo.ZoneInfo(key))
@@ -612,8 +615,8 @@ _DECODERS: dict[str, Callable[[Codec, Any, int], Any]] = {
     "$ordered": _decode_ordered,
     "$bytes": _decode_bytes,
     "$datetime": _decode_datetime,
-    "$date": lambda c, b, d: dt.date.fromisoformat(_text(b)),
-    "$time": lambda c, b, d: dt.time.fromisoformat(_text(b)),
+    "$date": lambda c, b, d: _REAL_TIME_TYPES[1].fromisoformat(_text(b)),
+    "$time": lambda c, b, d: _REAL_TIME_TYPES[2].fromisoformat(_text(b)),
     "$decimal": lambda c, b, d: decimal.Decimal(_text(b)),
     "$uuid": lambda c, b, d: uuid.UUID(_text(b)),
     "$path": lambda c, b, d: pathlib.Path(_text(b)),
