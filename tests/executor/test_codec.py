@@ -171,3 +171,21 @@ def test_pickle_only_when_allowed():
 def test_bad_input_is_a_clear_error(text, needle):
     with pytest.raises(CodecError, match=needle):
         Codec().loads(text, "state 42")
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"k": Point(threading.Lock(), 1.0)}, "['k'].x"),
+        ([Pair(1, threading.Lock())], "[0].right"),
+        ({"z": 1, "a": (2, threading.Lock())}, "['a'][1]"),
+        ({(1, "\ud800"): 1}, " key (1, '\\ud800')[1]"),
+        ([{threading.Lock()}], "[0] item"),
+        ({1: [threading.Lock()]}, "[1][0]"),
+    ],
+    ids=["dataclass-field", "namedtuple-field", "ordered-dict", "dict-key", "set-item", "int-key"],
+)
+def test_refusals_name_the_path_inside_typed_values(value, path):
+    with pytest.raises(CodecError) as info:
+        JSON_CODEC.encode(value, "f/s output")
+    assert info.value.where == f"f/s output{path}"
