@@ -11,20 +11,21 @@ Example:
 
 from executor._composites import (
     FailureStrategy,
-    LoopLimitReached,
     loop,
     map_over,
     parallel,
     when,
 )
-from executor._context import ContextConflict, MergeStrategy
+from executor._context import MergeStrategy
 from executor._core import ExecutorCore, OnFailure, StepExecutor
 from executor._errors import (
     CacheKeyError,
     CodecError,
+    ContextConflict,
     FlowDefinitionError,
     FlowError,
     FlowInputError,
+    LoopLimitReached,
     Pause,
     RemoteStepError,
     ReplayMismatch,
@@ -50,6 +51,7 @@ from executor._stats import StepStats
 from executor._step import Step, StepParam, step
 from executor._types import register_type
 from executor._version import __version__
+from executor.cache._policy import CachePolicy
 
 __all__ = [
     # defining work
@@ -57,6 +59,7 @@ __all__ = [
     "Step",
     "StepParam",
     "Retry",
+    "CachePolicy",
     "Flow",
     "RUN_OPTIONS",
     # composing steps
