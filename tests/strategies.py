@@ -6,13 +6,14 @@ dicts in the same insertion order (:func:`exact_copy` checks that). Use them to
 test that what your steps return survives a resume, a cache hit or a replay::
 
     from hypothesis import given
-    from pytest_flowexec.strategies import codec_values, exact_copy
+    from tests.strategies import codec_values, exact_copy
 
     @given(codec_values())
     def test_outputs_survive_the_store(value): ...
 
-Needs ``hypothesis`` (``pip install hypothesis``); the plugin never imports this
-module itself.
+It lives with the tests for now: hypothesis is a dev dependency, and the shipped
+packages import only declared ones (tests/test_distribution.py). Issue 11 may ship
+it to users behind an extra.
 """
 
 from __future__ import annotations
@@ -25,12 +26,7 @@ import math
 import pathlib
 from typing import Any, NamedTuple
 
-try:
-    from hypothesis import strategies as st
-except ImportError as error:  # pragma: no cover - hypothesis is in the dev extra
-    raise ImportError(
-        "pytest_flowexec.strategies needs hypothesis: pip install hypothesis"
-    ) from error
+from hypothesis import strategies as st
 
 __all__ = [
     "SampleColor",
