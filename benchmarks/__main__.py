@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_cache,
+    bench_codec,
     bench_composites,
     bench_core,
     bench_plugin,
@@ -22,6 +23,7 @@ from benchmarks._harness import report
 SUITES = {
     "core": bench_core.run,
     "cache": bench_cache.run,
+    "codec": bench_codec.run,
     "composites": bench_composites.run,
     "state": bench_state.run,
     "plugin": bench_plugin.run,

@@ -16,6 +16,7 @@ from executor._cache_policy import CachePolicy
 from executor._context import MergeStrategy
 from executor._errors import (
     CacheKeyError,
+    CodecError,
     ContextConflict,
     FlowDefinitionError,
     FlowError,
@@ -42,6 +43,7 @@ from executor._results import (
 from executor._retry import Retry
 from executor._stats import StepStats
 from executor._step import Step, StepParam, step
+from executor._types import register_type
 from executor._version import __version__
 
 if typing.TYPE_CHECKING:
@@ -113,6 +115,8 @@ __all__ = [
     "call_step",
     "hookimpl",
     "hookspec",
+    # stored data
+    "register_type",
     # what a run reports
     "FlowResult",
     "StepResult",
@@ -131,6 +135,7 @@ __all__ = [
     "RemoteStepError",
     "StepOutputMissing",
     "CacheKeyError",
+    "CodecError",
     "ContextConflict",
     "LoopLimitReached",
     "UsageLimitExceeded",
