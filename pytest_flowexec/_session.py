@@ -156,6 +156,8 @@ class TestRun:
         run = self.existing.runs[k]
         if run.flow != flow:
             return None
+        # Errors name the file, the run and the address (decoding never runs code).
+        where = f"recording {str(self.path)!r}, run {k}:"
         found = {}
         for address, step in run.steps.items():
             error = step.get("error")
@@ -163,9 +165,11 @@ class TestRun:
                 address,
                 step.get("digest"),
                 step["status"],
-                decode_value(step.get("output"), address),
+                decode_value(step.get("output"), f"{where} {address} output"),
                 RecordedError(error["type"], error["message"]) if error else None,
-                decode_value(step["context"], f"{address} context") if "context" in step else None,
+                decode_value(step["context"], f"{where} {address} context")
+                if "context" in step
+                else None,
                 attempts=step.get("attempts", 1),
                 code=step.get("code"),
                 inputs=step.get("inputs"),

@@ -139,7 +139,6 @@ def test_replay_returns_the_live_tree(run, pytester):
     assert replayed == live == recorded  # addresses in order, statuses, outputs, attempts
 
 
-@pytest.mark.xfail(strict=True, reason="needs codec order preservation (wip-codec)")
 def test_replayed_outputs_keep_dict_order(run, pytester):
     setup(pytester)
     run("--flow-record-mode=once").assert_outcomes(passed=2)
