@@ -23,6 +23,7 @@ from executor._limits import _SCOPE
 
 __all__ = [
     "Interceptor",
+    "CapturedRun",
     "RecordedStep",
     "RunTap",
     "current_address",
@@ -30,6 +31,7 @@ __all__ = [
     "encode_value",
     "intercept",
     "intercepting",
+    "capture_runs",
 ]
 
 
@@ -133,6 +135,57 @@ def intercept(interceptor: Interceptor) -> Iterator[Interceptor]:
     finally:
         with _lock:
             _active = None
+
+
+@dataclass(frozen=True)
+class CapturedRun:
+    """A top-level run as it was asked for, kept by :func:`capture_runs` so that a
+    harness can run it again (under another executor, in another process)."""
+
+    flow: Any
+    """The :class:`~executor.Flow` that ran."""
+    inputs: Mapping[str, Any]
+    """Its flow inputs, copied when the run started."""
+    context: Any
+    """The run context, copied when the run started (steps may change the original)."""
+    executor: Any
+    """The executor it ran on (a name or a ``concurrent.futures.Executor``)."""
+    options: Mapping[str, Any]
+    """The other run options: ``outputs``, ``on_failure``, ``seed``, ``limits``,
+    ``max_concurrency``, ``step_executor``, ``plugins``."""
+
+
+_capturing: list[list[CapturedRun]] = []
+
+
+@contextlib.contextmanager
+def capture_runs() -> Iterator[list[CapturedRun]]:
+    """Collect every top-level run started in this process meanwhile, in start order.
+
+    Nested runs (composites, sub-flows) are part of their top-level run and are not
+    listed. Runs are copied as they start: re-running one later starts from the same
+    inputs and context even if the first run changed them.
+    """
+    seen: list[CapturedRun] = []
+    with _lock:
+        _capturing.append(seen)
+    try:
+        yield seen
+    finally:
+        with _lock:  # by identity: two open blocks may hold equal lists
+            _capturing[:] = [other for other in _capturing if other is not seen]
+
+
+def capturing() -> bool:
+    """Whether some :func:`capture_runs` block is open (the engine asks per run)."""
+    return bool(_capturing)
+
+
+def captured_run(run: CapturedRun) -> None:
+    """Called by the engine as a top-level run starts, while :func:`capturing`."""
+    with _lock:
+        for seen in _capturing:
+            seen.append(run)
 
 
 def intercepting() -> Interceptor | None:
