@@ -211,6 +211,14 @@ def _matrix(k: int, run: Any, mock: Any, options: Any, tally: Tally) -> tuple[li
         if found:
             problems.append(f"{name}: {reference.label} and {other.label} differ:")
             problems += [f"  {line}" for line in found[:20]]
+            if other.label.startswith("parallel") and (options.seed, options.frozen_time) != (
+                None,
+                None,
+            ):
+                problems.append(
+                    "  note: seed= and frozen_time= hold in this process only; steps on "
+                    "'parallel' run in worker processes and see the real clock and random"
+                )
             break
     if not problems and options.round_trip:
         replay = _through_text(reference.recorded)

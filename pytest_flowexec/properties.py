@@ -264,8 +264,8 @@ def _check_across_processes(
                 ),
             )
         )
-    for seed, child in children:
-        out, err = child.communicate(payload, timeout=120)
+    answers = [(seed, child, *child.communicate(payload, timeout=120)) for seed, child in children]
+    for seed, child, out, err in answers:
         if child.returncode != 0:
             raise _fail(
                 step,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import pathlib
 import typing
 from collections.abc import Callable, Mapping
@@ -72,6 +73,7 @@ class Sample:
     value: Any = None
 
 
+@functools.lru_cache(maxsize=None)
 def scalars(*, allow_nan: bool = False) -> st.SearchStrategy[Any]:
     """Leaf values of the typed JSON codec, one strategy per type.
 
@@ -139,9 +141,16 @@ def codec_values(*, allow_nan: bool = False, max_leaves: int = 20) -> st.SearchS
     return st.recursive(leaves, extend, max_leaves=max_leaves)
 
 
+def _names() -> st.SearchStrategy[str]:
+    """Names as steps and flows have them: a letter, then letters, digits or ``_``."""
+    return st.tuples(
+        st.sampled_from("abcdefghijklmnopqrstuvwxyz"), st.text("abcdefghij0123456789_", max_size=7)
+    ).map("".join)
+
+
 def addresses() -> st.SearchStrategy[str]:
     """Step addresses as the engine writes them: ``flow/step``, ``flow/map[3]``, nested."""
-    name = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
+    name = _names()
     part = st.tuples(name, st.none() | st.integers(0, 99)).map(
         lambda p: p[0] if p[1] is None else f"{p[0]}[{p[1]}]"
     )
@@ -238,45 +247,50 @@ def _error_infos() -> st.SearchStrategy[Any]:
     )
 
 
-def _step_results(address: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Any]:
-    from executor import StepResult, StepStatus
-
-    def build(parts: tuple[str, StepStatus, Any, Any, int, float, float]) -> StepResult:
-        where, status, output, error, attempts, start, took = parts
-        ok = status.ok
-        ran = status not in (StepStatus.SKIPPED, StepStatus.CACHED, StepStatus.REPLAYED)
-        return StepResult(
-            address=where,
-            name=where.rsplit("/", 1)[-1].split("[", 1)[0],
-            status=status,
-            output=output if ok else None,
-            error=None if ok or status is StepStatus.PAUSED else error,
-            attempts=max(1, attempts) if ran else 0,
-            started_at=start if ran else None,
-            ended_at=start + took if ran else None,
-        )
+@functools.lru_cache(maxsize=None)
+def _step_parts() -> st.SearchStrategy[tuple[Any, ...]]:
+    from executor import StepStatus
 
     return st.tuples(
-        address if address is not None else addresses(),
         st.sampled_from(StepStatus),
-        codec_values(max_leaves=5),
+        codec_values(max_leaves=3),
         _error_infos(),
         st.integers(0, 5),
         st.floats(1.6e9, 2.0e9),
         st.floats(0, 60),
-    ).map(build)
+    )
+
+
+def _step_result(where: str, parts: tuple[Any, ...]) -> Any:
+    from executor import StepResult, StepStatus
+
+    status, output, error, attempts, start, took = parts
+    ok = status.ok
+    ran = status not in (StepStatus.SKIPPED, StepStatus.CACHED, StepStatus.REPLAYED)
+    return StepResult(
+        address=where,
+        name=where.rsplit("/", 1)[-1].split("[", 1)[0],
+        status=status,
+        output=output if ok else None,
+        error=None if ok or status is StepStatus.PAUSED else error,
+        attempts=max(1, attempts) if ran else 0,
+        started_at=start if ran else None,
+        ended_at=start + took if ran else None,
+    )
+
+
+def _step_results() -> st.SearchStrategy[Any]:
+    return st.tuples(addresses(), _step_parts()).map(lambda p: _step_result(*p))
 
 
 def _flow_results() -> st.SearchStrategy[Any]:
     from executor import FlowResult, RunStatus, StepStatus
 
-    name = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
-
     @st.composite
     def build(draw: st.DrawFn) -> FlowResult:
-        flow = draw(name)
-        steps = draw(st.lists(name, unique=True, min_size=1, max_size=4))
-        results = {f"{flow}/{s}": draw(_step_results(st.just(f"{flow}/{s}"))) for s in steps}
+        flow = draw(_names())
+        steps = draw(st.lists(_names(), unique=True, min_size=1, max_size=4))
+        results = {f"{flow}/{s}": _step_result(f"{flow}/{s}", draw(_step_parts())) for s in steps}
         bad = any(r.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) for r in results.values())
         start = draw(st.floats(1.6e9, 2.0e9))
         return FlowResult(

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from executor import CacheKeyError, step
 from executor.cache import CacheKeyGenerator, step_identity
 from tests.executor import steps
+from tests.plugin import key_steps
 
 KEYS = CacheKeyGenerator()
 
@@ -234,3 +235,10 @@ PINNED = {
 def test_non_finite_floats_in_plain_inputs():
     assert key([math.inf]) != key([-math.inf])
     assert key({"a": math.nan}) == key({"a": float("nan")})
+
+
+# The engine's key generator, through the harness's own property checks (the same ones
+# downstream projects run on their steps): typed inputs, a version, a key= function.
+@pytest.mark.flow_cache_keys(key_steps.fetch, key_steps.versioned, key_steps.by_url)
+def test_cache_keys_hold_their_properties(flow_cache_keys_step):
+    assert flow_cache_keys_step.cache is not None
