@@ -73,7 +73,7 @@ class Sample:
     value: Any = None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def scalars(*, allow_nan: bool = False) -> st.SearchStrategy[Any]:
     """Leaf values of the typed JSON codec, one strategy per type.
 
@@ -247,7 +247,7 @@ def _error_infos() -> st.SearchStrategy[Any]:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _step_parts() -> st.SearchStrategy[tuple[Any, ...]]:
     from executor import StepStatus
 
