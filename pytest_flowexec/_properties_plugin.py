@@ -47,7 +47,7 @@ TALLY = pytest.StashKey[Tally]()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "flow_cache_keys(*steps, inputs=None, hash_seeds=(1, 2), max_examples=None): "
+        "flow_cache_keys([*steps], inputs=None, hash_seeds=(1, 2), max_examples=None): "
         "one generated test per step checking its cache-key properties "
         "(pytest_flowexec.properties.check_cache_keys)",
     )
@@ -64,15 +64,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("flow_cache_keys")
     if marker is None:
         return
-    if not marker.args:
+    steps = _marked_steps(marker)
+    if not steps:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: flow_cache_keys needs the steps to check, "
-            f"e.g. @pytest.mark.flow_cache_keys(fetch, enrich)"
+            f"e.g. @pytest.mark.flow_cache_keys([fetch, enrich])"
         )
     metafunc.fixturenames.append(KEY_STEP)
-    metafunc.parametrize(
-        KEY_STEP, marker.args, ids=[getattr(s, "name", repr(s)) for s in marker.args]
-    )
+    metafunc.parametrize(KEY_STEP, steps, ids=[getattr(s, "name", repr(s)) for s in steps])
+
+
+def _marked_steps(marker: pytest.Mark) -> list[Any]:
+    """The steps a ``flow_cache_keys`` marker names: as arguments, in a list (the form
+    one step needs: pytest takes a lone callable argument for the decorated test), or
+    as ``steps=``."""
+    found: list[Any] = []
+    for arg in (*marker.args, marker.kwargs.get("steps", ())):
+        found += list(arg) if isinstance(arg, (list, tuple)) else [arg]
+    return found
 
 
 @pytest.fixture
@@ -106,7 +115,8 @@ def _check_keys(item: pytest.Item, marker: pytest.Mark) -> None:
     from pytest_flowexec.properties import check_cache_keys
 
     step = item.callspec.params[KEY_STEP]  # type: ignore[attr-defined]
-    check_cache_keys(step, **marker.kwargs)
+    options = {k: v for k, v in marker.kwargs.items() if k != "steps"}
+    check_cache_keys(step, **options)
 
 
 def _check_determinism(item: pytest.Item, marker: pytest.Mark, observed: list[Any]) -> None:

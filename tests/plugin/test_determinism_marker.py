@@ -286,15 +286,23 @@ def test_misuse_is_named(plain, pytester):
         @pytest.mark.flow_determinism(executor=["sequential"])
         def test_typo():
             app.steady.run(n=1)
-        """
+        """,
+        test_keys_misuse="""
+        import pytest
+        import app
+
+        @pytest.mark.flow_cache_keys
+        def test_no_steps():
+            pass
+        """,
     )
-    result = plain()
-    result.stdout.fnmatch_lines(
-        [
-            "*test_nothing ran no flow, so there was nothing to check*",
-        ]
-    )
+    result = plain("test_it.py")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*test_nothing ran no flow, so there was nothing to check*"])
     assert "flow_determinism got unknown argument(s) executor; it takes" in result.stdout.str()
+    result = plain("test_keys_misuse.py")
+    assert "test_no_steps: flow_cache_keys needs the steps to check" in result.stdout.str()
+    assert result.ret != 0
     assert result.ret != 0
 
 
@@ -307,10 +315,14 @@ def test_the_cache_keys_marker_generates_a_test_per_step(session, pytester):
         @pytest.mark.flow_cache_keys(app.fetch, app.by_names, hash_seeds=(), max_examples=60)
         def test_keys(flow_cache_keys_step):
             assert flow_cache_keys_step.cache is not None
+
+        @pytest.mark.flow_cache_keys([app.fetch], max_examples=10)
+        def test_one(flow_cache_keys_step):
+            assert flow_cache_keys_step is app.fetch
         """
     )
     result = session("-rA")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["PASSED test_it.py::test_keys?fetch?"])
     result.stdout.fnmatch_lines(["FAILED test_it.py::test_keys?by_names?*"])
     result.stdout.fnmatch_lines(["*check_cache_keys(step 'by_names'): *", "*input: {'names': *"])

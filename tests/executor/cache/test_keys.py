@@ -239,6 +239,6 @@ def test_non_finite_floats_in_plain_inputs():
 
 # The engine's key generator, through the harness's own property checks (the same ones
 # downstream projects run on their steps): typed inputs, a version, a key= function.
-@pytest.mark.flow_cache_keys(key_steps.fetch, key_steps.versioned, key_steps.by_url)
+@pytest.mark.flow_cache_keys([key_steps.fetch, key_steps.versioned, key_steps.by_url])
 def test_cache_keys_hold_their_properties(flow_cache_keys_step):
     assert flow_cache_keys_step.cache is not None
