@@ -12,7 +12,7 @@ from typing import Any
 from executor import testing
 from executor._async_scheduler import run_async
 from executor._clock import Clock
-from executor._errors import FlowDefinitionError, StepFailed
+from executor._errors import FlowDefinitionError, run_failure
 from executor._executors import (
     EXECUTOR_NAMES,
     StepExecutor,
@@ -354,8 +354,6 @@ class ExecutorCore:
             failed = result.steps[state.addresses[state.first_failure]]
             cause = failed.exception
             assert cause is not None
-            address, attempts = failed.address, failed.attempts
-            while isinstance(cause, StepFailed):  # name the innermost failing address
-                address, attempts, cause = cause.address, cause.attempts, cause.cause
-            raise StepFailed(address, cause, result, attempts=attempts) from cause
+            failure = run_failure(failed.address, cause, result, attempts=failed.attempts)
+            raise failure from failure.cause
         return result
