@@ -10,9 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executor import Flow, FlowResult, Retry, StepResult, StepStatus, UsageLimits, step
-from executor.cache import CachePolicy, call_key
+from executor import (
+    CachePolicy,
+    Flow,
+    FlowResult,
+    Retry,
+    StepResult,
+    StepStatus,
+    UsageLimits,
+    step,
+)
 from executor.cache import _keys as keys_module
+from executor.cache import call_key
 from pytest_flowexec.properties import CacheKeyPropertyError, canonical, check_cache_keys
 from pytest_flowexec.strategies import codec_values, inputs_for
 from tests.plugin import key_steps
