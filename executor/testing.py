@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from executor._errors import ReplayMismatch
 from executor._executors import StepExecutor
 from executor._limits import _SCOPE
+from executor._newfiles import temporary_beside
 
 __all__ = [
     "Interceptor",
@@ -32,6 +33,7 @@ __all__ = [
     "intercept",
     "intercepting",
     "capture_runs",
+    "temporary_beside",
 ]
 
 
