@@ -106,10 +106,12 @@ def test_codec_values_reach_every_kind_of_value():
         "time",
         "Decimal",
         "UUID",
-        "Colour",
-        "Level",
-        "Point",
-        "Sample",
+        "SampleColor",
+        "SampleLevel",
+        "SamplePair",
+        "SamplePoint",
+        "PurePosixPath",
+        "PureWindowsPath",
     }
     assert wanted <= seen, f"never drawn: {sorted(wanted - seen)}"
 
