@@ -175,7 +175,7 @@ class ExecutorCore:
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
-        if testing.capturing():
+        if testing._capturing():
             self._observed(args)
         return self._execute(args, self._recorder(args, store, metadata), plan)
 
@@ -218,13 +218,13 @@ class ExecutorCore:
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
-        if testing.capturing():
+        if testing._capturing():
             self._observed(args)
         return await self._aexecute(args, self._recorder(args, store, metadata), plan)
 
     def _observed(self, args: RunArgs) -> None:
         """Tell a harness's :func:`executor.testing.capture_runs` about this run."""
-        testing.captured_run(
+        testing._captured(
             testing.CapturedRun(
                 flow=args.flow,
                 inputs=_copied(dict(args.inputs or {})),

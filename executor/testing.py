@@ -23,16 +23,16 @@ from executor._limits import _SCOPE
 from executor._newfiles import temporary_beside
 
 __all__ = [
-    "Interceptor",
     "CapturedRun",
+    "Interceptor",
     "RecordedStep",
     "RunTap",
+    "capture_runs",
     "current_address",
     "decode_value",
     "encode_value",
     "intercept",
     "intercepting",
-    "capture_runs",
     "temporary_beside",
 ]
 
@@ -157,7 +157,7 @@ class CapturedRun:
     ``max_concurrency``, ``step_executor``, ``plugins``."""
 
 
-_capturing: list[list[CapturedRun]] = []
+_captures: list[list[CapturedRun]] = []
 
 
 @contextlib.contextmanager
@@ -170,23 +170,23 @@ def capture_runs() -> Iterator[list[CapturedRun]]:
     """
     seen: list[CapturedRun] = []
     with _lock:
-        _capturing.append(seen)
+        _captures.append(seen)
     try:
         yield seen
     finally:
         with _lock:  # by identity: two open blocks may hold equal lists
-            _capturing[:] = [other for other in _capturing if other is not seen]
+            _captures[:] = [other for other in _captures if other is not seen]
 
 
-def capturing() -> bool:
+def _capturing() -> bool:
     """Whether some :func:`capture_runs` block is open (the engine asks per run)."""
-    return bool(_capturing)
+    return bool(_captures)
 
 
-def captured_run(run: CapturedRun) -> None:
-    """Called by the engine as a top-level run starts, while :func:`capturing`."""
+def _captured(run: CapturedRun) -> None:
+    """Called by the engine as a top-level run starts, while :func:`_capturing`."""
     with _lock:
-        for seen in _capturing:
+        for seen in _captures:
             seen.append(run)
 
 
