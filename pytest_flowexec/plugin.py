@@ -55,6 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    # Golden files, benchmarks and step coverage are plugins of their own (options,
+    # fixtures, hooks), registered with this one.
+    from pytest_flowexec import _regression
+
+    pluginmanager.register(_regression, "flowexec-regression")
 
 
 def pytest_configure(config: pytest.Config) -> None:

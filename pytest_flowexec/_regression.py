@@ -1,0 +1,458 @@
+"""The ``flow_regression`` fixture and marker: pin values and flow results in golden files.
+
+A check encodes the value with the engine's typed JSON codec and compares it with
+its golden file (see ``_golden``). The first run writes the file and fails saying
+so; a difference fails with a diff by step address and path and writes the
+obtained value beside the golden file; ``--flow-regen`` rewrites differing files
+(and still fails those tests, so a rewrite is never silent). At the end of the
+session golden files no test used are listed; under xdist each worker reports what
+it used and the controller lists them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+import pytest
+
+from pytest_flowexec import _golden as golden
+
+if TYPE_CHECKING:
+    from executor import FlowResult
+
+_lifecycle = pluggy.HookimplMarker("flowexec")
+"""``executor.hookimpl`` without importing the engine (same project name)."""
+WORKEROUTPUT_KEY = "flowexec_regression"
+_MAX_SHOWN = 30
+"""Differences listed in a failure; the obtained file has them all."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flowexec-regression", "flowexec golden files")
+    group.addoption(
+        "--flow-regen",
+        action="store_true",
+        default=False,
+        help="rewrite golden files whose value differs (those tests still fail), "
+        "and delete golden files no test used",
+    )
+    parser.addini(
+        "flow_regression_dir",
+        "where golden files live, relative to the rootdir",
+        default="fixtures/regression",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "flow_regression(tolerance=None): check the result of every flow run in the test "
+        "against its golden file",
+    )
+    config.stash[SESSION] = RegressionSession(
+        root=config.rootpath, directory=str(config.getini("flow_regression_dir"))
+    )
+
+
+@dataclass
+class RegressionSession:
+    """What golden files a session used, wrote and can vouch for (merged across workers)."""
+
+    root: Path
+    directory: str
+    used: set[str] = field(default_factory=set)
+    """Golden files checked, relative to the rootdir (posix)."""
+    written: list[str] = field(default_factory=list)
+    rewritten: list[str] = field(default_factory=list)
+    module_dirs: set[str] = field(default_factory=set)
+    """Golden folders of test modules that ran: unused files are looked for there."""
+    passed: set[str] = field(default_factory=set)
+    """Owner keys (golden path without ``.json``) of tests that passed."""
+    other: set[str] = field(default_factory=set)
+    """Owner keys of tests that failed, were skipped or deselected: their files stay."""
+    stopped: bool = False
+    unused: list[str] = field(default_factory=list)
+    deleted: bool = False
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "used": sorted(self.used),
+            "written": self.written,
+            "rewritten": self.rewritten,
+            "module_dirs": sorted(self.module_dirs),
+            "passed": sorted(self.passed),
+            "other": sorted(self.other),
+            "stopped": self.stopped,
+        }
+
+    def add(self, data: Mapping[str, Any]) -> None:
+        self.used.update(data["used"])
+        self.written += data["written"]
+        self.rewritten += data["rewritten"]
+        self.module_dirs.update(data["module_dirs"])
+        self.passed.update(data["passed"])
+        self.other.update(data["other"])
+        self.stopped = self.stopped or data["stopped"]
+
+    def find_unused(self) -> list[str]:
+        """Golden files in the folders of modules that ran that no passing test used."""
+        found = []
+        for folder in sorted(self.module_dirs):
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            for path in sorted(base.glob("*.json")):
+                if path.name.endswith(golden.OBTAINED + ".json"):
+                    continue
+                relative = self.relative(path)
+                if relative in self.used:
+                    continue
+                keys = [f"{folder}/{name}" for name in golden.owners(path)]
+                if any(key in self.other for key in keys):
+                    continue  # its test did not pass or did not run: no verdict
+                found.append(relative)
+        return found
+
+
+SESSION = pytest.StashKey[RegressionSession]()
+CHECKER = pytest.StashKey["Regression"]()
+
+
+def _owner(item: pytest.Item) -> tuple[str, str]:
+    """``(golden folder, owner key)`` of a test: its golden path without ``.json``."""
+    session = item.config.stash[SESSION]
+    path = _location(item, None)
+    relative = session.relative(path)
+    return relative.rsplit("/", 1)[0], relative[: -len(".json")]
+
+
+def _location(item: pytest.Item, check: str | None) -> Path:
+    session = item.config.stash[SESSION]
+    module = Path(str(getattr(item, "path", item.fspath)))
+    cls = getattr(item, "cls", None)
+    return golden.location(
+        session.root,
+        session.directory,
+        module,
+        cls.__name__ if cls is not None else None,
+        item.name,
+        check,
+    )
+
+
+@dataclass
+class _Outcome:
+    path: Path
+    message: str | None
+    """Why the check failed, or None when it passed."""
+
+
+class Regression:
+    """The ``flow_regression`` fixture: compare values with their golden files.
+
+    Example:
+        def test_report(flow_regression):
+            result = report.run(day="2024-01-01")
+            flow_regression.check(result)                        # the whole run
+            flow_regression.check(result["total"], name="total", tolerance=0.01)
+    """
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+        self._session = item.config.stash[SESSION]
+        self._unnamed = 0
+        self._paths: set[Path] = set()
+
+    @staticmethod
+    def approx(abs: float = 0.0, rel: float = 0.0) -> golden.Tolerance:
+        """A tolerance for floats and Decimals: within ``abs`` or within ``rel * |golden|``."""
+        return golden.Tolerance(abs=abs, rel=rel)
+
+    def check(self, value: Any, name: str | None = None, tolerance: Any = None) -> None:
+        """Compare ``value`` (any codec-encodable value, or a FlowResult: its every step)
+        with the golden file ``<test>[.name].json``; raise AssertionError if it differs.
+
+        Args:
+            name: names the golden file; unnamed checks are numbered in order
+                (``<test>.json``, ``<test>.2.json``, ...).
+            tolerance: a number (absolute), :meth:`approx`, or a mapping from path
+                patterns (``"report/total"``, ``"value['rows'][*]"``, ``*`` matches
+                anything) to either; floats and Decimals within it compare equal.
+        """
+        __tracebackhide__ = True
+        outcome = self._check(value, name, golden.Tolerances(tolerance))
+        if outcome.message is not None:
+            raise AssertionError(outcome.message)
+
+    def _check(self, value: Any, name: str | None, tolerances: golden.Tolerances) -> _Outcome:
+        if name is None:
+            self._unnamed += 1
+            check = None if self._unnamed == 1 else str(self._unnamed)
+        else:
+            if not name or name.isdigit():
+                raise ValueError(
+                    f"flow_regression.check: name={name!r} is taken by unnamed checks; "
+                    f"name checks with words"
+                )
+            check = name
+        path = _location(self._item, check)
+        if path in self._paths:
+            raise ValueError(
+                f"flow_regression.check: two checks in {self._item.nodeid} would share "
+                f"{self._session.relative(path)}; give them distinct names"
+            )
+        self._paths.add(path)
+        relative = self._session.relative(path)
+        self._session.used.add(relative)
+        encoded, runs = _encode(value)
+        content = golden.text(self._item.nodeid, encoded)
+        obtained = golden.obtained_path(path)
+        regen = bool(self._item.config.getoption("flow_regen"))
+        if not path.exists():
+            golden.write(path, content)
+            self._session.written.append(relative)
+            return _Outcome(
+                path,
+                f"flow_regression: no golden file yet; wrote {relative}. Review it, commit "
+                f"it, and run the test again.",
+            )
+        kept = golden.read(path)
+        differences = list(_differences(kept, encoded, runs, tolerances))
+        if not differences:
+            obtained.unlink(missing_ok=True)  # a stale one from an earlier failure
+            return _Outcome(path, None)
+        lines = [
+            f"flow_regression: {len(differences)} difference(s) from {relative}:",
+            *(f"  {difference}" for difference in differences[:_MAX_SHOWN]),
+        ]
+        if len(differences) > _MAX_SHOWN:
+            lines.append(f"  ... and {len(differences) - _MAX_SHOWN} more")
+        if regen:
+            golden.write(path, content)
+            obtained.unlink(missing_ok=True)
+            self._session.rewritten.append(relative)
+            lines.append(f"--flow-regen rewrote {relative}: review the change and commit it.")
+        else:
+            golden.write(obtained, content)
+            lines.append(
+                f"The obtained value is in {self._session.relative(obtained)}; if the change "
+                f"is intended, accept it with --flow-regen."
+            )
+        return _Outcome(path, "\n".join(lines))
+
+
+def _encode(value: Any) -> tuple[Any, bool]:
+    """``(encoded value, whether it holds flow runs)``."""
+    from executor import FlowResult
+    from executor.testing import encode_value
+
+    if isinstance(value, FlowResult):
+        return _run(value), True
+    if isinstance(value, list) and value and all(isinstance(v, FlowResult) for v in value):
+        return {"runs": [_run(v) for v in value]}, True
+    return encode_value(value, "value"), False
+
+
+def _run(result: FlowResult) -> dict[str, Any]:
+    """A run as a golden file keeps it: per address, the output of a step that has one
+    (however it got it: ran, cached or replayed), else its status and error. Timings,
+    attempts and the seed are left out: they are not the run's result."""
+    from executor.testing import encode_value
+
+    steps: dict[str, Any] = {}
+    for address, step in result.steps.items():
+        if step.ok:
+            steps[address] = {"output": encode_value(step.output, f"{address} output")}
+        else:
+            entry: dict[str, Any] = {"status": step.status.value}
+            if step.error is not None:
+                entry["error"] = f"{step.error.type}: {step.error.message}"
+            steps[address] = entry
+    return {"flow": result.flow, "status": result.status.value, "steps": steps}
+
+
+def _differences(
+    kept: Any, obtained: Any, runs: bool, tolerances: golden.Tolerances
+) -> Iterator[golden.Difference]:
+    if not runs or type(kept) is not dict:
+        yield from golden.compare(kept, obtained, "value", tolerances)
+        return
+    if "runs" in obtained:
+        before, after = kept.get("runs"), obtained["runs"]
+        if type(before) is not list:
+            yield from golden.compare(kept, obtained, "value", tolerances)
+            return
+        for k in range(max(len(before), len(after))):
+            if k >= len(after):
+                yield golden.Difference(f"run {k}", before[k].get("flow", "?"), "-", "run missing")
+            elif k >= len(before):
+                yield golden.Difference(f"run {k}", "-", after[k]["flow"], "new run")
+            else:
+                for difference in _run_differences(before[k], after[k], tolerances):
+                    yield golden.Difference(
+                        f"run {k} {difference.path}",
+                        difference.golden,
+                        difference.obtained,
+                        difference.note,
+                    )
+        return
+    yield from _run_differences(kept, obtained, tolerances)
+
+
+def _run_differences(
+    kept: Any, obtained: Mapping[str, Any], tolerances: golden.Tolerances
+) -> Iterator[golden.Difference]:
+    if type(kept) is not dict or type(kept.get("steps")) is not dict:
+        yield from golden.compare(kept, obtained, "value", tolerances)
+        return
+    for key in ("flow", "status"):
+        if kept.get(key) != obtained[key]:
+            yield golden.Difference(f"({key})", repr(kept.get(key)), repr(obtained[key]))
+    before, after = kept["steps"], obtained["steps"]
+    for address in sorted(set(before) | set(after)):
+        if address not in after:
+            yield golden.Difference(address, "ran", "-", "step missing from the run")
+        elif address not in before:
+            yield golden.Difference(address, "-", "ran", "step new in the run")
+        else:
+            yield from _step_differences(address, before[address], after[address], tolerances)
+
+
+def _step_differences(
+    address: str, before: Any, after: Mapping[str, Any], tolerances: golden.Tolerances
+) -> Iterator[golden.Difference]:
+    if type(before) is not dict:
+        yield from golden.compare(before, after, address, tolerances)
+        return
+    for key in ("status", "error"):
+        if before.get(key) != after.get(key):
+            yield golden.Difference(
+                f"{address} ({key})",
+                repr(before.get(key, "has an output")),
+                repr(after.get(key, "has an output")),
+            )
+    if "output" in before and "output" in after:
+        yield from golden.compare(before["output"], after["output"], address, tolerances)
+
+
+# -- the fixture, the marker, and the session -------------------------------------------
+
+
+@pytest.fixture
+def flow_regression(request: pytest.FixtureRequest) -> Regression:
+    """Compare values and flow results with golden files (see docs/regression.md)."""
+    return _checker(request.node)
+
+
+def _checker(item: pytest.Item) -> Regression:
+    checker = item.stash.get(CHECKER, None)
+    if checker is None:
+        checker = item.stash[CHECKER] = Regression(item)
+    return checker
+
+
+class _Runs:
+    """Collects the result of every top-level run while a marked test runs."""
+
+    def __init__(self) -> None:
+        self.results: list[FlowResult] = []
+        self._lock = threading.Lock()
+
+    @_lifecycle
+    def flow_end(self, flow: str, result: FlowResult) -> None:
+        with self._lock:
+            self.results.append(result)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    marker = item.get_closest_marker("flow_regression")
+    if marker is None:
+        return (yield)
+    from executor.testing import observe
+
+    runs = _Runs()
+    with observe(runs):
+        result = yield
+    if not runs.results:
+        pytest.fail(
+            f"flow_regression marker on {item.nodeid}: the test ran no flow; remove the "
+            f"marker, or use the flow_regression fixture to check other values",
+            pytrace=False,
+        )
+    tolerances = golden.Tolerances(marker.kwargs.get("tolerance"))
+    outcome = _checker(item)._check(runs.results, None, tolerances)
+    if outcome.message is not None:
+        pytest.fail(outcome.message, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    session = item.config.stash[SESSION]
+    if report.when == "call" or report.failed or report.skipped:
+        folder, key = _owner(item)
+        session.module_dirs.add(folder)
+        if report.when == "call" and report.passed:
+            session.passed.add(key)
+        else:
+            session.other.add(key)
+    return report
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.config.stash[SESSION].other.add(_owner(item)[1])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash[SESSION]
+    state.stopped = bool(session.shouldstop or session.shouldfail)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput[WORKEROUTPUT_KEY] = state.to_json()
+        return
+    if state.stopped:
+        return  # an interrupted session cannot say what is unused
+    state.unused = state.find_unused()
+    if state.unused and session.config.getoption("flow_regen"):
+        for relative in state.unused:
+            (state.root / relative).unlink(missing_ok=True)
+        state.deleted = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+    if data is not None:
+        node.config.stash[SESSION].add(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if getattr(config, "workeroutput", None) is not None:
+        return
+    state = config.stash[SESSION]
+    if not (state.used or state.unused):
+        return
+    terminalreporter.section("flowexec regression")
+    terminalreporter.line(
+        f"{len(state.used)} golden file(s) checked, {len(state.written)} written, "
+        f"{len(state.rewritten)} rewritten, {len(state.unused)} unused"
+    )
+    verb = "deleted (--flow-regen)" if state.deleted else "unused"
+    for relative in state.unused:
+        terminalreporter.line(f"  {verb}: {relative}")
+    if state.unused and not state.deleted:
+        terminalreporter.line("  (delete them, or run with --flow-regen to delete them)")
