@@ -156,6 +156,8 @@ class _Outcome:
     path: Path
     message: str | None
     """Why the check failed, or None when it passed."""
+    deferred: bool = False
+    """The test fails when it ends (see Regression.pending), not at the check."""
 
 
 class Regression:
@@ -173,6 +175,9 @@ class Regression:
         self._session = item.config.stash[SESSION]
         self._unnamed = 0
         self._paths: set[Path] = set()
+        self.pending: list[str] = []
+        """Failures held until the test ends (new and rewritten files), so that one
+        run writes every file of a test."""
 
     @staticmethod
     def approx(abs: float = 0.0, rel: float = 0.0) -> golden.Tolerance:
@@ -192,7 +197,7 @@ class Regression:
         """
         __tracebackhide__ = True
         outcome = self._check(value, name, golden.Tolerances(tolerance))
-        if outcome.message is not None:
+        if outcome.message is not None and not outcome.deferred:
             raise AssertionError(outcome.message)
 
     def _check(self, value: Any, name: str | None, tolerances: golden.Tolerances) -> _Outcome:
@@ -222,7 +227,7 @@ class Regression:
         if not path.exists():
             golden.write(path, content)
             self._session.written.append(relative)
-            return _Outcome(
+            return self._defer(
                 path,
                 f"flow_regression: no golden file yet; wrote {relative}. Review it, commit "
                 f"it, and run the test again.",
@@ -243,6 +248,7 @@ class Regression:
             obtained.unlink(missing_ok=True)
             self._session.rewritten.append(relative)
             lines.append(f"--flow-regen rewrote {relative}: review the change and commit it.")
+            return self._defer(path, "\n".join(lines))
         else:
             golden.write(obtained, content)
             lines.append(
@@ -250,6 +256,10 @@ class Regression:
                 f"is intended, accept it with --flow-regen."
             )
         return _Outcome(path, "\n".join(lines))
+
+    def _defer(self, path: Path, message: str) -> _Outcome:
+        self.pending.append(message)
+        return _Outcome(path, message, deferred=True)
 
 
 def _encode(value: Any) -> tuple[Any, bool]:
@@ -265,13 +275,18 @@ def _encode(value: Any) -> tuple[Any, bool]:
 
 
 def _run(result: FlowResult) -> dict[str, Any]:
-    """A run as a golden file keeps it: per address, the output of a step that has one
-    (however it got it: ran, cached or replayed), else its status and error. Timings,
-    attempts and the seed are left out: they are not the run's result."""
+    """A run as a golden file keeps it: per top-level step address, the output of a
+    step that has one (however it got it: ran, cached or replayed), else its status
+    and error. Steps nested in composites show in their composite's output: a replayed
+    or cached composite has no nested results, and the file must not depend on how
+    the run got its values. Timings, attempts and the seed are left out too."""
     from executor.testing import encode_value
 
     steps: dict[str, Any] = {}
+    prefix = result.flow + "/"
     for address, step in result.steps.items():
+        if address != prefix + step.name:
+            continue
         if step.ok:
             steps[address] = {"output": encode_value(step.output, f"{address} output")}
         else:
@@ -379,7 +394,17 @@ class _Runs:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     marker = item.get_closest_marker("flow_regression")
     if marker is None:
-        return (yield)
+        result = yield
+    else:
+        result = yield from _check_runs(item, marker)
+    checker = item.stash.get(CHECKER, None)
+    if checker is not None and checker.pending:
+        pytest.fail("\n".join(checker.pending), pytrace=False)
+    return result
+
+
+def _check_runs(item: pytest.Item, marker: pytest.Mark) -> Generator[None, Any, Any]:
+    """Run the test while collecting its runs, then check them as one value."""
     from executor.testing import observe
 
     runs = _Runs()
@@ -393,7 +418,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         )
     tolerances = golden.Tolerances(marker.kwargs.get("tolerance"))
     outcome = _checker(item)._check(runs.results, None, tolerances)
-    if outcome.message is not None:
+    if outcome.message is not None and not outcome.deferred:
         pytest.fail(outcome.message, pytrace=False)
     return result
 
