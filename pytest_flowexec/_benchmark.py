@@ -101,7 +101,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "--flow-benchmark-compare-fail needs --flow-benchmark-compare=NAME (the baseline)"
         )
-    config.stash[SESSION] = BenchmarkSession(thresholds=thresholds)
+    state = config.stash[SESSION] = BenchmarkSession(thresholds=thresholds)
+    compare = config.getoption("flow_benchmark_compare")
+    if compare is not None:
+        try:
+            state.baseline = bench.load(bench.baseline_path(config.rootpath, compare))
+        except bench.BaselineError as error:
+            raise pytest.UsageError(str(error)) from None
 
 
 @dataclass
@@ -305,11 +311,7 @@ def _compare(config: pytest.Config, session: BenchmarkSession, result: bench.Res
     name = config.getoption("flow_benchmark_compare")
     if name is None:
         return []
-    if session.baseline is None:
-        try:
-            session.baseline = bench.load(bench.baseline_path(config.rootpath, name))
-        except bench.BaselineError as error:
-            raise pytest.UsageError(str(error)) from None
+    assert session.baseline is not None  # loaded in pytest_configure
     before = session.baseline.get(result.name)
     if before is None:
         result.comparison.append(f"not in baseline {name!r}")
