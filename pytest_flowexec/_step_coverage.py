@@ -108,6 +108,7 @@ class _Open:
     iterations: int = 0
     """loop: iterations seen so far."""
     max_iterations: int = 0
+    stop_quietly: bool = False
 
 
 class Observer:
@@ -140,7 +141,9 @@ class Observer:
             elif step.kind == "loop":
                 self.data.arm(f"{key} exit: until")
                 self.data.arm(f"{key} exit: max_iterations")
-                self._open[address] = _Open("loop", key, max_iterations=step.max_iterations)
+                self._open[address] = _Open(
+                    "loop", key, max_iterations=step.max_iterations, stop_quietly=step.stop_quietly
+                )
 
     @_lifecycle
     def step_retry(self, address: str, error: BaseException) -> None:
@@ -189,7 +192,10 @@ class Observer:
             self.data.arm(f"{opened.key}/otherwise", True)
         elif opened.kind == "loop":
             limit = result.error is not None and result.error.type.endswith("LoopLimitReached")
-            if ok and opened.iterations < opened.max_iterations:
-                self.data.arm(f"{opened.key} exit: until", True)
-            elif limit or (ok and opened.iterations >= opened.max_iterations):
+            # Stopping quietly at the limit looks like until() turning true on the
+            # last iteration; it counts as the limit (the rarer path, worth a test).
+            quiet_limit = opened.stop_quietly and opened.iterations >= opened.max_iterations
+            if limit or (ok and quiet_limit):
                 self.data.arm(f"{opened.key} exit: max_iterations", True)
+            elif ok:
+                self.data.arm(f"{opened.key} exit: until", True)
