@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_flowexec import _bench_stats as bench
-
 if TYPE_CHECKING:
     from executor import Flow, FlowResult
+    from pytest_flowexec import _bench_stats as bench
 
 WORKEROUTPUT_KEY = "flowexec_benchmarks"
 MARKER = "flow_benchmark"
@@ -76,6 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_flowexec import _bench_stats as bench
+
     config.addinivalue_line(
         "markers",
         "flow_benchmark(group=None, rounds=None, warmup=1): a flow benchmark's settings "
@@ -244,6 +245,8 @@ class FlowBenchmark:
             )
 
     def _finish(self, flow: str, measured: list[tuple[float, FlowResult]]) -> FlowResult:
+        from pytest_flowexec import _bench_stats as bench
+
         if self.result is not None:
             raise RuntimeError(
                 f"{self._item.nodeid}: flow_benchmark was called twice; one benchmark per test"
@@ -264,6 +267,8 @@ class FlowBenchmark:
 
 
 def _step_durations(result: FlowResult) -> dict[str, float]:
+    from pytest_flowexec import _bench_stats as bench
+
     durations: dict[str, float] = {}
     for address, step in result.steps.items():
         seconds = step.duration
@@ -308,6 +313,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 def _compare(config: pytest.Config, session: BenchmarkSession, result: bench.Result) -> list[str]:
     """Compare with the baseline (on the process that ran the benchmark: a worker
     fails its own test); the lines go to the report, the failures fail the test."""
+    from pytest_flowexec import _bench_stats as bench
+
     name = config.getoption("flow_benchmark_compare")
     if name is None:
         return []
@@ -331,6 +338,8 @@ def _compare(config: pytest.Config, session: BenchmarkSession, result: bench.Res
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    from pytest_flowexec import _bench_stats as bench
+
     config = session.config
     state = config.stash[SESSION]
     workeroutput = getattr(config, "workeroutput", None)
@@ -362,6 +371,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
     if data is None:
         return
+    from pytest_flowexec import _bench_stats as bench
+
     state = node.config.stash[SESSION]
     results = [bench.Result.from_json(entry) for entry in data["results"]]
     state.results += results
@@ -371,6 +382,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from pytest_flowexec import _bench_stats as bench
+
     if getattr(config, "workeroutput", None) is not None:
         return
     state = config.stash[SESSION]
@@ -415,6 +428,8 @@ def _short(name: str) -> str:
 
 def _top_steps(result: bench.Result, shown: int = 4) -> str:
     """The steps that took the time, largest first, with their share of the median run."""
+    from pytest_flowexec import _bench_stats as bench
+
     ranked = sorted(result.steps.items(), key=lambda kv: (-kv[1], kv[0]))
     whole = result.stats.median or 1.0
     parts = [

@@ -22,8 +22,6 @@ from typing import Any
 
 import pytest
 
-from pytest_flowexec._step_coverage import StepCoverage
-
 WORKEROUTPUT_KEY = "flowexec_step_coverage"
 _CHILD_WAIT = 15.0
 """Seconds to wait, at most, for worker processes to exit and save their coverage."""
@@ -57,6 +55,8 @@ class CoverageSession:
     """The session's step coverage, and the observer feeding it while tests run."""
 
     def __init__(self) -> None:
+        from pytest_flowexec._step_coverage import StepCoverage
+
         self.data = StepCoverage()
         self.stack = contextlib.ExitStack()
         self.observer: Any = None

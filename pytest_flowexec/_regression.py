@@ -12,7 +12,7 @@ it used and the controller lists them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
-from pytest_flowexec import _golden as golden
-
 if TYPE_CHECKING:
     from executor import FlowResult
+    from pytest_flowexec import _golden as golden
 
 _lifecycle = pluggy.HookimplMarker("flowexec")
 """``executor.hookimpl`` without importing the engine (same project name)."""
@@ -54,8 +53,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "flow_regression(tolerance=None): check the result of every flow run in the test "
         "against its golden file",
     )
+    directory = str(config.getini("flow_regression_dir"))
     config.stash[SESSION] = RegressionSession(
-        root=config.rootpath, directory=str(config.getini("flow_regression_dir"))
+        root=config.rootpath,
+        directory=directory,
+        watching=(config.rootpath / directory).is_dir(),
     )
 
 
@@ -65,6 +67,9 @@ class RegressionSession:
 
     root: Path
     directory: str
+    watching: bool = True
+    """Whether golden files existed when the session started: only then can some be
+    unused, and only then does each test's outcome need noting."""
     used: set[str] = field(default_factory=set)
     """Golden files checked, relative to the rootdir (posix)."""
     written: list[str] = field(default_factory=list)
@@ -107,6 +112,8 @@ class RegressionSession:
 
     def find_unused(self) -> list[str]:
         """Golden files in the folders of modules that ran that no passing test used."""
+        from pytest_flowexec import _golden as golden
+
         found = []
         for folder in sorted(self.module_dirs):
             base = self.root / folder
@@ -138,6 +145,8 @@ def _owner(item: pytest.Item) -> tuple[str, str]:
 
 
 def _location(item: pytest.Item, check: str | None) -> Path:
+    from pytest_flowexec import _golden as golden
+
     session = item.config.stash[SESSION]
     module = Path(str(getattr(item, "path", item.fspath)))
     cls = getattr(item, "cls", None)
@@ -182,6 +191,8 @@ class Regression:
     @staticmethod
     def approx(abs: float = 0.0, rel: float = 0.0) -> golden.Tolerance:
         """A tolerance for floats and Decimals: within ``abs`` or within ``rel * |golden|``."""
+        from pytest_flowexec import _golden as golden
+
         return golden.Tolerance(abs=abs, rel=rel)
 
     def check(self, value: Any, name: str | None = None, tolerance: Any = None) -> None:
@@ -196,11 +207,16 @@ class Regression:
                 anything) to either; floats and Decimals within it compare equal.
         """
         __tracebackhide__ = True
+        from pytest_flowexec import _golden as golden
+
         outcome = self._check(value, name, golden.Tolerances(tolerance))
         if outcome.message is not None and not outcome.deferred:
             raise AssertionError(outcome.message)
 
     def _check(self, value: Any, name: str | None, tolerances: golden.Tolerances) -> _Outcome:
+        from pytest_flowexec import _golden as golden
+        from pytest_flowexec import _run_diff
+
         if name is None:
             self._unnamed += 1
             check = None if self._unnamed == 1 else str(self._unnamed)
@@ -220,7 +236,7 @@ class Regression:
         self._paths.add(path)
         relative = self._session.relative(path)
         self._session.used.add(relative)
-        encoded, runs = _encode(value)
+        encoded, runs = _run_diff.encode(value)
         content = golden.text(self._item.nodeid, encoded)
         obtained = golden.obtained_path(path)
         regen = bool(self._item.config.getoption("flow_regen"))
@@ -233,7 +249,7 @@ class Regression:
                 f"it, and run the test again.",
             )
         kept = golden.read(path)
-        differences = list(_differences(kept, encoded, runs, tolerances))
+        differences = list(_run_diff.differences(kept, encoded, runs, tolerances))
         if not differences:
             obtained.unlink(missing_ok=True)  # a stale one from an earlier failure
             return _Outcome(path, None)
@@ -260,105 +276,6 @@ class Regression:
     def _defer(self, path: Path, message: str) -> _Outcome:
         self.pending.append(message)
         return _Outcome(path, message, deferred=True)
-
-
-def _encode(value: Any) -> tuple[Any, bool]:
-    """``(encoded value, whether it holds flow runs)``."""
-    from executor import FlowResult
-    from executor.testing import encode_value
-
-    if isinstance(value, FlowResult):
-        return _run(value), True
-    if isinstance(value, list) and value and all(isinstance(v, FlowResult) for v in value):
-        return {"runs": [_run(v) for v in value]}, True
-    return encode_value(value, "value"), False
-
-
-def _run(result: FlowResult) -> dict[str, Any]:
-    """A run as a golden file keeps it: per top-level step address, the output of a
-    step that has one (however it got it: ran, cached or replayed), else its status
-    and error. Steps nested in composites show in their composite's output: a replayed
-    or cached composite has no nested results, and the file must not depend on how
-    the run got its values. Timings, attempts and the seed are left out too."""
-    from executor.testing import encode_value
-
-    steps: dict[str, Any] = {}
-    prefix = result.flow + "/"
-    for address, step in result.steps.items():
-        if address != prefix + step.name:
-            continue
-        if step.ok:
-            steps[address] = {"output": encode_value(step.output, f"{address} output")}
-        else:
-            entry: dict[str, Any] = {"status": step.status.value}
-            if step.error is not None:
-                entry["error"] = f"{step.error.type}: {step.error.message}"
-            steps[address] = entry
-    return {"flow": result.flow, "status": result.status.value, "steps": steps}
-
-
-def _differences(
-    kept: Any, obtained: Any, runs: bool, tolerances: golden.Tolerances
-) -> Iterator[golden.Difference]:
-    if not runs or type(kept) is not dict:
-        yield from golden.compare(kept, obtained, "value", tolerances)
-        return
-    if "runs" in obtained:
-        before, after = kept.get("runs"), obtained["runs"]
-        if type(before) is not list:
-            yield from golden.compare(kept, obtained, "value", tolerances)
-            return
-        for k in range(max(len(before), len(after))):
-            if k >= len(after):
-                yield golden.Difference(f"run {k}", before[k].get("flow", "?"), "-", "run missing")
-            elif k >= len(before):
-                yield golden.Difference(f"run {k}", "-", after[k]["flow"], "new run")
-            else:
-                for difference in _run_differences(before[k], after[k], tolerances):
-                    yield golden.Difference(
-                        f"run {k} {difference.path}",
-                        difference.golden,
-                        difference.obtained,
-                        difference.note,
-                    )
-        return
-    yield from _run_differences(kept, obtained, tolerances)
-
-
-def _run_differences(
-    kept: Any, obtained: Mapping[str, Any], tolerances: golden.Tolerances
-) -> Iterator[golden.Difference]:
-    if type(kept) is not dict or type(kept.get("steps")) is not dict:
-        yield from golden.compare(kept, obtained, "value", tolerances)
-        return
-    for key in ("flow", "status"):
-        if kept.get(key) != obtained[key]:
-            yield golden.Difference(f"({key})", repr(kept.get(key)), repr(obtained[key]))
-    before, after = kept["steps"], obtained["steps"]
-    for address in sorted(set(before) | set(after)):
-        if address not in after:
-            yield golden.Difference(address, "ran", "-", "step missing from the run")
-        elif address not in before:
-            yield golden.Difference(address, "-", "ran", "step new in the run")
-        else:
-            yield from _step_differences(address, before[address], after[address], tolerances)
-
-
-def _step_differences(
-    address: str, before: Any, after: Mapping[str, Any], tolerances: golden.Tolerances
-) -> Iterator[golden.Difference]:
-    if type(before) is not dict:
-        yield from golden.compare(before, after, address, tolerances)
-        return
-    for key in ("status", "error"):
-        if before.get(key) != after.get(key):
-            yield golden.Difference(
-                f"{address} ({key})",
-                repr(before.get(key, "has an output")),
-                repr(after.get(key, "has an output")),
-            )
-    if "output" in before and "output" in after:
-        yield from golden.compare(before["output"], after["output"], address, tolerances)
 
 
 # -- the fixture, the marker, and the session -------------------------------------------
@@ -416,6 +333,8 @@ def _check_runs(item: pytest.Item, marker: pytest.Mark) -> Generator[None, Any, 
             f"marker, or use the flow_regression fixture to check other values",
             pytrace=False,
         )
+    from pytest_flowexec import _golden as golden
+
     tolerances = golden.Tolerances(marker.kwargs.get("tolerance"))
     outcome = _checker(item)._check(runs.results, None, tolerances)
     if outcome.message is not None and not outcome.deferred:
@@ -427,6 +346,8 @@ def _check_runs(item: pytest.Item, marker: pytest.Mark) -> Generator[None, Any, 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     session = item.config.stash[SESSION]
+    if not session.watching:
+        return report  # no golden files: nothing can be unused (and tests pay nothing)
     if report.when == "call" or report.failed or report.skipped:
         folder, key = _owner(item)
         session.module_dirs.add(folder)
@@ -439,7 +360,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
-        item.config.stash[SESSION].other.add(_owner(item)[1])
+        if item.config.stash[SESSION].watching:
+            item.config.stash[SESSION].other.add(_owner(item)[1])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
