@@ -75,8 +75,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from pytest_flowexec import _bench_stats as bench
-
     config.addinivalue_line(
         "markers",
         "flow_benchmark(group=None, rounds=None, warmup=1): a flow benchmark's settings "
@@ -86,24 +84,25 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "--flow-benchmark-only and --flow-benchmark-skip exclude each other"
         )
+    state = config.stash[SESSION] = BenchmarkSession(thresholds=[])
+    save = config.getoption("flow_benchmark_save")
+    compare = config.getoption("flow_benchmark_compare")
+    fail = config.getoption("flow_benchmark_compare_fail")
+    if save is None and compare is None and not fail:
+        return  # nothing to check (and nothing imported) in a plain session
+    from pytest_flowexec import _bench_stats as bench
+
     try:
-        thresholds = [
-            bench.Threshold.parse(t) for t in config.getoption("flow_benchmark_compare_fail")
-        ]
-        for name in (
-            config.getoption("flow_benchmark_save"),
-            config.getoption("flow_benchmark_compare"),
-        ):
+        state.thresholds = [bench.Threshold.parse(t) for t in fail]
+        for name in (save, compare):
             if name is not None:
                 bench.baseline_path(config.rootpath, name)
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
-    if thresholds and config.getoption("flow_benchmark_compare") is None:
+    if state.thresholds and compare is None:
         raise pytest.UsageError(
             "--flow-benchmark-compare-fail needs --flow-benchmark-compare=NAME (the baseline)"
         )
-    state = config.stash[SESSION] = BenchmarkSession(thresholds=thresholds)
-    compare = config.getoption("flow_benchmark_compare")
     if compare is not None:
         try:
             state.baseline = bench.load(bench.baseline_path(config.rootpath, compare))

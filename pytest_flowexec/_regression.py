@@ -371,8 +371,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker: the controller reports
         workeroutput[WORKEROUTPUT_KEY] = state.to_json()
         return
-    if state.stopped:
-        return  # an interrupted session cannot say what is unused
+    if state.stopped or not state.module_dirs:
+        return  # interrupted, or no golden files: nothing to call unused
     state.unused = state.find_unused()
     if state.unused and session.config.getoption("flow_regen"):
         for relative in state.unused:
