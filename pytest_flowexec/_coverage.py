@@ -77,30 +77,34 @@ def _enabled(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     if _enabled(config):
-        config.stash[SESSION] = CoverageSession()
+        state = config.stash[SESSION] = CoverageSession()
+        # registered only when asked for: other sessions pay nothing per test
+        config.pluginmanager.register(_Observing(state), "flowexec-coverage-observer")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    state = session.config.stash.get(SESSION, None)
-    if state is None:
-        return
-    from executor.testing import observe
-    from pytest_flowexec._step_coverage import Observer
+class _Observing:
+    """The per-session and per-test hooks of an enabled step coverage."""
 
-    state.observer = Observer(state.data)
-    state.stack.enter_context(observe(state.observer))
+    def __init__(self, state: CoverageSession) -> None:
+        self.state = state
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from executor.testing import observe
+        from pytest_flowexec._step_coverage import Observer
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    state = item.config.stash.get(SESSION, None)
-    if state is None or state.observer is None:
-        return (yield)
-    state.observer.stubs = getattr(item, "funcargs", {}).get("flow_mock")
-    try:
-        return (yield)
-    finally:
-        state.observer.stubs = None
+        self.state.observer = Observer(self.state.data)
+        self.state.stack.enter_context(observe(self.state.observer))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        observer = self.state.observer
+        if observer is None:
+            return (yield)
+        observer.stubs = getattr(item, "funcargs", {}).get("flow_mock")
+        try:
+            return (yield)
+        finally:
+            observer.stubs = None
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

@@ -54,11 +54,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "against its golden file",
     )
     directory = str(config.getini("flow_regression_dir"))
-    config.stash[SESSION] = RegressionSession(
+    session = config.stash[SESSION] = RegressionSession(
         root=config.rootpath,
         directory=directory,
         watching=(config.rootpath / directory).is_dir(),
     )
+    if session.watching:
+        # registered only where golden files exist: other sessions pay nothing per test
+        config.pluginmanager.register(_OutcomeNotes(), "flowexec-regression-outcomes")
 
 
 @dataclass
@@ -69,7 +72,7 @@ class RegressionSession:
     directory: str
     watching: bool = True
     """Whether golden files existed when the session started: only then can some be
-    unused, and only then does each test's outcome need noting."""
+    unused, and only then are test outcomes noted (see _OutcomeNotes)."""
     used: set[str] = field(default_factory=set)
     """Golden files checked, relative to the rootdir (posix)."""
     written: list[str] = field(default_factory=list)
@@ -342,25 +345,25 @@ def _check_runs(item: pytest.Item, marker: pytest.Mark) -> Generator[None, Any, 
     return result
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    session = item.config.stash[SESSION]
-    if not session.watching:
-        return report  # no golden files: nothing can be unused (and tests pay nothing)
-    if report.when == "call" or report.failed or report.skipped:
-        folder, key = _owner(item)
-        session.module_dirs.add(folder)
-        if report.when == "call" and report.passed:
-            session.passed.add(key)
-        else:
-            session.other.add(key)
-    return report
+class _OutcomeNotes:
+    """Notes which tests passed, failed, were skipped or deselected: a golden file
+    is unused only if its test passed without checking it, or no longer exists."""
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if report.when == "call" or report.failed or report.skipped:
+            session = item.config.stash[SESSION]
+            folder, key = _owner(item)
+            session.module_dirs.add(folder)
+            if report.when == "call" and report.passed:
+                session.passed.add(key)
+            else:
+                session.other.add(key)
+        return report
 
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.config.stash[SESSION].watching:
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
             item.config.stash[SESSION].other.add(_owner(item)[1])
 
 
