@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from executor._errors import ReplayMismatch
 from executor._executors import StepExecutor
 from executor._limits import _SCOPE
+from executor._newfiles import temporary_beside
 
 __all__ = [
     "Interceptor",
@@ -37,6 +38,7 @@ __all__ = [
     "intercepting",
     "observe",
     "observers",
+    "temporary_beside",
 ]
 
 
