@@ -1,4 +1,5 @@
 import json
+import os
 import sys
 
 import pytest
@@ -194,7 +195,12 @@ PARALLEL_APP = """
 
 
 @pytest.mark.parametrize("extra", [[], ["-n", "2"]], ids=["plain", "xdist"])
-def test_coverage_py_includes_code_run_in_parallel_worker_processes(pytester, extra):
+def test_coverage_py_includes_code_run_in_parallel_worker_processes(pytester, monkeypatch, extra):
+    # Under the project's own `--cov` run, coverage settings travel in the environment
+    # (subprocess measurement); the inner session must measure by its own config.
+    for name in list(os.environ):
+        if "COV" in name.upper():
+            monkeypatch.delenv(name)
     pytester.makepyfile(
         proc_app=PARALLEL_APP,
         test_app="""
