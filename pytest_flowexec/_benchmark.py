@@ -376,8 +376,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     results = [bench.Result.from_json(entry) for entry in data["results"]]
     state.results += results
     state.tracing = state.tracing or data["tracing"]
-    if results:
-        state.workers.add(str(node.workerinput["workerid"]))
+    # every worker counts: a benchmark shares the machine with whatever the
+    # others run meanwhile, benchmarks or not
+    state.workers.add(str(node.workerinput["workerid"]))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -394,7 +395,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if len(state.workers) > 1:
         notes.append(
             f"ran side by side on {len(state.workers)} xdist workers: figures include "
-            f"their contention; compare like with like"
+            f"what the other workers ran meanwhile; compare like with like"
         )
     if state.tracing:
         notes.append("coverage.py or a debugger was tracing: figures are slower than plain runs")
