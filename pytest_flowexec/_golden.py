@@ -243,6 +243,9 @@ def _tag(node: Any) -> str | None:
 def compare(golden: Any, obtained: Any, path: str, tolerances: Tolerances) -> Iterator[Difference]:
     """Every difference between two typed-JSON trees, in a stable order."""
     tag, other = _tag(golden), _tag(obtained)
+    if "$ordered" in (tag, other) and {tag, other} <= {"$ordered", None}:
+        yield from _compare_ordered(golden, obtained, path, tolerances)
+        return
     if tag is not None or other is not None:
         if tag != other:
             yield Difference(path, _show(golden), _show(obtained), "different types")
@@ -348,3 +351,31 @@ def _decimals(golden: Any, obtained: Any) -> tuple[decimal.Decimal, decimal.Deci
     except (decimal.InvalidOperation, TypeError, ValueError):
         return None
     return (left, right) if left.is_finite() and right.is_finite() else None
+
+
+def _ordered(node: Any) -> tuple[list[Any], Any] | None:
+    """``(keys in order, values by key)`` of a dict node, ``$ordered`` or plain."""
+    if type(node) is not dict:
+        return None
+    if _tag(node) != "$ordered":
+        return sorted(node), node
+    body = node["$ordered"]
+    if type(body) is not dict or type(body.get("keys")) is not list:
+        return None
+    if type(body.get("values")) is not dict:
+        return None
+    return body["keys"], body["values"]
+
+
+def _compare_ordered(
+    golden: Any, obtained: Any, path: str, tolerances: Tolerances
+) -> Iterator[Difference]:
+    """Dicts whose key order is kept (``$ordered``): the order, then the values."""
+    left, right = _ordered(golden), _ordered(obtained)
+    if left is None or right is None:
+        if golden != obtained:
+            yield Difference(path, _show(golden), _show(obtained))
+        return
+    if set(left[0]) == set(right[0]) and left[0] != right[0]:
+        yield Difference(path, _show(left[0]), _show(right[0]), "key order differs")
+    yield from compare(left[1], right[1], path, tolerances)

@@ -12,7 +12,7 @@ TESTS = """
         app.many.run(items=["x", "y"], executor="threaded")
 
     def test_values(flow_regression):
-        flow_regression.check({"total": 10.5, "price": decimal.Decimal("1.25"), "tags": {"b", "a"}})
+        flow_regression.check({"price": decimal.Decimal("1.25"), "tags": {"b", "a"}, "total": 10.5})
         flow_regression.check([1, 2, 3], name="numbers")
 """
 
