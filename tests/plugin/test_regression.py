@@ -174,12 +174,11 @@ def test_marker_without_runs_and_clashing_names_say_so(run, pytester):
     )
     result = run()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(
-        [
-            "*flow_regression marker on test_app.py::test_nothing: the test ran no flow*",
-            "*two checks in test_app.py::test_twice would share "
-            "fixtures/regression/test_app/test_twice.x.json*",
-        ]
+    out = result.stdout.str()  # under xdist the two failures come in either order
+    assert "flow_regression marker on test_app.py::test_nothing: the test ran no flow" in out
+    assert (
+        "two checks in test_app.py::test_twice would share "
+        "fixtures/regression/test_app/test_twice.x.json" in out
     )
 
 
