@@ -53,8 +53,14 @@ class RunArgs:
     limits: UsageLimits | None = None
 
 
-def _tap(flow: Flow, inputs: Mapping[str, Any] | None) -> Recorder | None:
-    """A recorder for a test harness's tap on this run, when one is installed."""
+def _tap(
+    flow: Flow,
+    inputs: Mapping[str, Any] | None,
+    store: StateStore | None = None,
+    state_id: str | None = None,
+) -> Recorder | None:
+    """A recorder for a test harness's tap on this run, when one is installed (with
+    a store too, for a run given ``store=``: the store still gets every event)."""
     interceptor = testing.intercepting()
     if interceptor is None:
         return None
@@ -63,8 +69,8 @@ def _tap(flow: Flow, inputs: Mapping[str, Any] | None) -> Recorder | None:
         return None
     replay = dict(tap.replay) if tap.replay is not None else None
     return Recorder(
-        None,
-        None,
+        store,
+        state_id,
         replay=replay,
         strict=tap.strict,
         validating=tap.validating,
@@ -218,7 +224,7 @@ class ExecutorCore:
         state_id = checked_store(store).create_state(
             args.flow.name, dict(args.inputs or {}), metadata or StateMetadata(), args.context
         )
-        return Recorder(store, state_id)
+        return _tap(args.flow, args.inputs, store, state_id) or Recorder(store, state_id)
 
     def _execute(
         self, args: RunArgs, recorder: Recorder | None, plan: Plan | None = None
