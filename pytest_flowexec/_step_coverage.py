@@ -161,6 +161,8 @@ class Observer:
         how = _HOW_OF_STATUS.get(status, "live")
         if how == "live" and self.stubs is not None and self.stubs.answered(address):
             how = "stubbed"
+        elif how == "live" and _replayed_by_test(address):
+            how = "replayed"  # test replay reports the recorded status; its tap knows
         with self._lock:
             self.data.count(address, how)
             if status == "timed_out":
@@ -199,3 +201,12 @@ class Observer:
                 self.data.arm(f"{opened.key} exit: max_iterations", True)
             elif ok:
                 self.data.arm(f"{opened.key} exit: until", True)
+
+
+def _replayed_by_test(address: str) -> bool:
+    """Whether the running test's record/replay tap answered ``address`` from its
+    recording (the plugin's interceptor keeps one ``RunTap`` per run)."""
+    from executor.testing import intercepting
+
+    runs = getattr(intercepting(), "taps", None) or ()
+    return any(address in tap.replayed for _, _, tap in runs)
