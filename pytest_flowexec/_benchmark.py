@@ -236,7 +236,13 @@ class FlowBenchmark:
             )
 
     def _refuse_replay(self, result: FlowResult) -> None:
-        replayed = [r.address for r in result.steps.values() if r.status.value == "replayed"]
+        from pytest_flowexec._step_coverage import _replayed_by_test
+
+        replayed = [
+            r.address
+            for r in result.steps.values()
+            if r.status.value == "replayed" or _replayed_by_test(r.address)
+        ]
         if replayed:
             pytest.skip(
                 f"flow_benchmark: not measured inside replay ({replayed[0]} was replayed, "
