@@ -79,6 +79,16 @@ def _tap(
     )
 
 
+def _copied(value: Any) -> Any:
+    """A deep copy of ``value`` where one can be made, else ``value`` itself."""
+    import copy
+
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
 _STATE_OF = {
     RunStatus.COMPLETED: StateStatus.COMPLETED,
     RunStatus.FAILED: StateStatus.FAILED,
@@ -171,6 +181,8 @@ class ExecutorCore:
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
+        if testing._capturing():
+            self._observed(args)
         return self._execute(args, self._recorder(args, store, metadata), plan)
 
     async def arun(
@@ -212,7 +224,29 @@ class ExecutorCore:
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
+        if testing._capturing():
+            self._observed(args)
         return await self._aexecute(args, self._recorder(args, store, metadata), plan)
+
+    def _observed(self, args: RunArgs) -> None:
+        """Tell a harness's :func:`executor.testing.capture_runs` about this run."""
+        testing._captured(
+            testing.CapturedRun(
+                flow=args.flow,
+                inputs=_copied(dict(args.inputs or {})),
+                context=_copied(args.context),
+                executor=self.executor,
+                options={
+                    "outputs": args.outputs,
+                    "on_failure": args.on_failure,
+                    "seed": args.seed,
+                    "limits": args.limits,
+                    "max_concurrency": self.max_concurrency,
+                    "step_executor": self.step_executor,
+                    "plugins": (*self.plugins, *args.plugins),
+                },
+            )
+        )
 
     def _recorder(
         self, args: RunArgs, store: StateStore | None, metadata: StateMetadata | None

@@ -28,10 +28,12 @@ from executor._limits import _SCOPE
 from executor._newfiles import temporary_beside
 
 __all__ = [
+    "CapturedRun",
     "Interceptor",
     "RecordedError",
     "RecordedStep",
     "RunTap",
+    "capture_runs",
     "current_address",
     "decode_value",
     "encode_value",
@@ -193,6 +195,57 @@ def intercept(interceptor: Interceptor) -> Iterator[Interceptor]:
     finally:
         with _lock:
             _active = None
+
+
+@dataclass(frozen=True)
+class CapturedRun:
+    """A top-level run as it was asked for, kept by :func:`capture_runs` so that a
+    harness can run it again (under another executor, in another process)."""
+
+    flow: Any
+    """The :class:`~executor.Flow` that ran."""
+    inputs: Mapping[str, Any]
+    """Its flow inputs, copied when the run started."""
+    context: Any
+    """The run context, copied when the run started (steps may change the original)."""
+    executor: Any
+    """The executor it ran on (a name or a ``concurrent.futures.Executor``)."""
+    options: Mapping[str, Any]
+    """The other run options: ``outputs``, ``on_failure``, ``seed``, ``limits``,
+    ``max_concurrency``, ``step_executor``, ``plugins``."""
+
+
+_captures: list[list[CapturedRun]] = []
+
+
+@contextlib.contextmanager
+def capture_runs() -> Iterator[list[CapturedRun]]:
+    """Collect every top-level run started in this process meanwhile, in start order.
+
+    Nested runs (composites, sub-flows) are part of their top-level run and are not
+    listed. Runs are copied as they start: re-running one later starts from the same
+    inputs and context even if the first run changed them.
+    """
+    seen: list[CapturedRun] = []
+    with _lock:
+        _captures.append(seen)
+    try:
+        yield seen
+    finally:
+        with _lock:  # by identity: two open blocks may hold equal lists
+            _captures[:] = [other for other in _captures if other is not seen]
+
+
+def _capturing() -> bool:
+    """Whether some :func:`capture_runs` block is open (the engine asks per run)."""
+    return bool(_captures)
+
+
+def _captured(run: CapturedRun) -> None:
+    """Called by the engine as a top-level run starts, while :func:`_capturing`."""
+    with _lock:
+        for seen in _captures:
+            seen.append(run)
 
 
 def intercepting() -> Interceptor | None:

@@ -65,6 +65,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_flowexec import _properties_plugin
+
+    if not config.pluginmanager.is_registered(_properties_plugin):
+        config.pluginmanager.register(_properties_plugin, "flowexec-properties")
     config.addinivalue_line(
         "markers",
         "flow_replay: replay this test's flow runs from its recording; steps are never called",
