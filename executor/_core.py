@@ -326,7 +326,7 @@ class ExecutorCore:
         given = MappingProxyType(dict(args.inputs) if args.inputs is not None else {})
         limits = args.limits
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
-        hooks = HookRelay((*self.plugins, *args.plugins))
+        hooks = HookRelay((*self.plugins, *args.plugins, *testing.observers()))
         step_executor = self.step_executor
         interceptor = testing.intercepting()
         if interceptor is not None:

@@ -7,6 +7,11 @@ application code — passes its step executor through :meth:`Interceptor.wrap_st
 and asks :meth:`Interceptor.tap_run` for a :class:`RunTap` that records its steps,
 replays recorded ones, or validates against them. One interceptor is active per
 process at a time (pytest runs one test at a time per process, xdist included).
+
+Observers are lighter and may be many: :func:`observe` adds a lifecycle plugin (an
+object with ``@executor.hookimpl`` methods) to every run started meanwhile, so a
+harness can see each step end and each run's :class:`~executor.FlowResult` (golden
+files, benchmarks, step coverage) without taking the interceptor's place.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ __all__ = [
     "intercept",
     "intercepting",
     "known_step_names",
+    "observe",
+    "observers",
     "temporary_beside",
 ]
 
@@ -251,6 +258,37 @@ def known_step_names() -> frozenset[str]:
     from executor._step import known_step_names as names
 
     return names()
+
+
+_observers: tuple[object, ...] = ()
+
+
+@contextlib.contextmanager
+def observe(plugin: object) -> Iterator[object]:
+    """Add ``plugin`` to the lifecycle plugins of every run started in this process
+    meanwhile, in any thread (nested runs share their run's plugins).
+
+    Example:
+        >>> class Ends:
+        ...     @hookimpl
+        ...     def flow_end(self, flow, result): print(flow, result.status.value)
+        >>> with observe(Ends()):                          # doctest: +SKIP
+        ...     Flow("f", [one]).run()
+        f completed
+    """
+    global _observers
+    with _lock:
+        _observers = (*_observers, plugin)
+    try:
+        yield plugin
+    finally:
+        with _lock:
+            _observers = tuple(p for p in _observers if p is not plugin)
+
+
+def observers() -> tuple[object, ...]:
+    """The plugins :func:`observe` added, in the order they were added."""
+    return _observers
 
 
 def current_address() -> str | None:

@@ -37,6 +37,7 @@ class FlowMock:
     def __init__(self) -> None:
         self._rules: dict[str, _Rule] = {}
         self._seen: set[str] = set()
+        self._stubbed: set[str] = set()
         self._lock = threading.Lock()
         self._checked: set[str] = set()
 
@@ -86,6 +87,12 @@ class FlowMock:
     def unmatched(self) -> list[str]:
         """Configured targets that matched no step (checked when the test ends)."""
         return sorted(rule.target for rule in self._rules.values() if not rule.matched)
+
+    def answered(self, address: str) -> bool:
+        """Whether a stub (not a spy) answered a call at ``address`` (step coverage
+        counts such a step as stubbed, not as run)."""
+        with self._lock:
+            return address in self._stubbed
 
     def seen(self) -> list[str]:
         """Step names and addresses the test's runs went through."""
@@ -151,6 +158,8 @@ class FlowMock:
                 return base(step, inputs, context)
             rule.matched = True
             rule.calls.append({k: v for k, v in inputs.items() if k != "context"})
+            if not rule.spy and address is not None:
+                self._stubbed.add(address)
         if rule.spy:
             return base(step, inputs, context)
         return _respond(rule, inputs, address or step.name)

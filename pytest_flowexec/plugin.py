@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    # Golden files, benchmarks and step coverage are plugins of their own (options,
+    # fixtures, hooks), registered with this one.
+    from pytest_flowexec import _benchmark, _coverage, _regression
+
+    pluginmanager.register(_regression, "flowexec-regression")
+    pluginmanager.register(_benchmark, "flowexec-benchmark")
+    pluginmanager.register(_coverage, "flowexec-coverage")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -200,7 +200,8 @@ def test_output_shown_literally_or_elided_matches_what_was_printed(printed, data
 # -- paths a page names --------------------------------------------------------------
 
 PATH_IN_BACKTICKS = re.compile(r"`([\w.-]+(?:/[\w.-]+)*/(?:[\w.-]+\.(?:py|md|toml|json|txt))?)`")
-WRITTEN_BY_FLOWEXEC = (".flowexec/", "fixtures/recordings/")  # exist once a run wrote them
+# exist once a run wrote them
+WRITTEN_BY_FLOWEXEC = (".flowexec/", "fixtures/recordings/", "fixtures/regression/")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 

@@ -1,6 +1,8 @@
-"""The example flows, replayed from fixtures/recordings in every test run.
+"""The example flows, replayed from fixtures/recordings in every test run, their whole
+results pinned by golden files under fixtures/regression.
 
 Re-record after a deliberate change: python -m pytest tests/examples --flow-record-mode=rewrite
+Accept changed results: python -m pytest tests/examples --flow-regen
 """
 
 import pytest
@@ -9,6 +11,7 @@ from tests.examples import flows
 
 
 @pytest.mark.flow_replay
+@pytest.mark.flow_regression
 @pytest.mark.parametrize("executor", ["sequential", "threaded", "async"])
 def test_daily_report(executor):
     audit = flows.Audit(user="ada")
@@ -19,6 +22,7 @@ def test_daily_report(executor):
 
 
 @pytest.mark.flow_replay
+@pytest.mark.flow_regression
 def test_shrink():
     assert flows.shrink().run(value=100.0)["halved"] == 6.25
 
