@@ -202,3 +202,11 @@ class ReplayMismatch(FlowError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ReplayMismatch, (self.address, self.reason, self.nearest))
+
+
+class UsageError(FlowError, ValueError):
+    """A ``flowexec`` command-line argument is wrong.
+
+    The message is one line naming the argument, the bad value and the fix; the
+    command prints it and exits with status 2.
+    """
