@@ -112,6 +112,9 @@ def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        # Nothing may load from anywhere: the page is whole, and a browser enforces it.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
         f"<title>{escape(title)}</title>\n<style>{_CSS}{DAG_STYLE}</style>\n</head>\n"
         f'<body data-ready="0">\n{body}\n<footer class="note" style="margin:0 20px 20px">'
         f"Made by flowexec {escape(__version__)}; no network needed.</footer>\n"
@@ -365,7 +368,14 @@ def _dag_section(state: ExecutionState) -> str:
 
 def _steps_section(state: ExecutionState) -> str:
     rows = []
-    for address, event in state.latest().items():
+    latest = state.latest()
+    # In start order (a composite before what it ran); never-started steps last.
+    order = sorted(
+        latest.values(),
+        key=lambda e: (e.started_at is None, e.started_at or 0.0, _depth(state.flow, e.address)),
+    )
+    for event in order:
+        address = event.address
         indent = _depth(state.flow, address) * 18
         offset = (
             "—" if event.started_at is None else f"+{seconds(event.started_at - state.created_at)}"

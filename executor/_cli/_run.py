@@ -64,7 +64,7 @@ def run_command(
             executor=options.executor,
             max_concurrency=options.max_concurrency,
             store=store,
-            metadata=metadata,
+            metadata=metadata if store is not None else None,
             plugins=plugins,
         )
 
