@@ -176,6 +176,7 @@ def print_summary(result: FlowResult, out: Any) -> None:
 
 
 def _verdict(result: FlowResult, store: SQLiteStateBackend | None) -> int:
+    sys.stdout.flush()  # the summary first, then the verdict, also in a combined log
     err = sys.stderr
     if result.status is RunStatus.COMPLETED:
         return EXIT_OK

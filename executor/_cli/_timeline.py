@@ -66,8 +66,13 @@ class AttemptLog:
             tries = self.attempts.setdefault(address, [])
             if start is None:
                 return  # never started (skipped): nothing ran
-            if not tries and result.started_at is not None:
-                start = result.started_at  # workers stamp the real start (no queue time)
+            # The hook fires when a step is handed to a pool, maybe before a worker is
+            # free; workers stamp the first attempt's real start in the result.
+            first = result.started_at
+            if first is not None and not tries:
+                start = first
+            elif first is not None and first <= tries[0][1]:
+                tries[0] = (first, tries[0][1], tries[0][2])
             end = result.ended_at if result.ended_at is not None else now
             tries.append((start, max(start, end), result.status.value))
 
@@ -143,20 +148,26 @@ def bars_of(
         else:
             number = 0 if event.status in ("cached", "replayed") else event.attempts
             bars.append(Bar(address, number, event.started_at, event.ended_at, event.status, group))
-    return pack_lanes(bars)
+    return pack_lanes(bars, CLOCK_SLACK)
 
 
-def pack_lanes(bars: Iterable[Bar]) -> list[Bar]:
-    """Each bar on the lowest lane of its group that is free when it starts."""
+CLOCK_SLACK = 0.002
+"""Seconds two bars may seem to overlap and still share a lane: an attempt's end is
+stamped when the engine takes in its outcome, a little after the worker finished."""
+
+
+def pack_lanes(bars: Iterable[Bar], slack: float = 0.0) -> list[Bar]:
+    """Each bar on the lowest lane of its group that is free when it starts (or
+    ``slack`` seconds after)."""
     out: list[Bar] = []
     free_at: dict[str, list[float]] = {}
     for bar in sorted(bars, key=lambda b: (b.group, b.start, b.end, b.address, b.attempt)):
         lanes = free_at.setdefault(bar.group, [])
-        lane = next((i for i, t in enumerate(lanes) if t <= bar.start), len(lanes))
+        lane = next((i for i, t in enumerate(lanes) if t <= bar.start + slack), len(lanes))
         if lane == len(lanes):
             lanes.append(bar.end)
         else:
-            lanes[lane] = bar.end
+            lanes[lane] = max(lanes[lane], bar.end)
         out.append(Bar(bar.address, bar.attempt, bar.start, bar.end, bar.status, bar.group, lane))
     return out
 
