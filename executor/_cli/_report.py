@@ -13,7 +13,6 @@ flow's code.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -24,6 +23,7 @@ from executor._cli._graph import Graph
 from executor._cli._svg import STYLE as DAG_STYLE
 from executor._cli._svg import render_svg
 from executor._cli._timeline import Bar, status_class, summary_counts
+from executor._cli._timeline_svg import timeline_svg
 from executor._version import __version__
 from executor.state._diff import StateDiff
 from executor.state._model import ExecutionState, StateEvent
@@ -104,8 +104,6 @@ _SCRIPT = """
   document.body.setAttribute('data-ready', '1');
 })();
 """
-
-_LEFT, _WIDTH, _LANE, _GROUP_HEAD = 230.0, 1100.0, 22.0, 22.0
 
 
 def _page(title: str, body: str) -> str:
@@ -264,74 +262,6 @@ def _timeline_section(state: ExecutionState, bars: Sequence[Bar], anchor: str, t
         "outline is a retry; lanes are steps that ran at once</span></p>"
         f'<div class="scroll">{timeline_svg(state, bars)}</div></section>'
     )
-
-
-def timeline_svg(state: ExecutionState, bars: Sequence[Bar]) -> str:
-    """The timeline as an ``<svg>``: a band per group, a row per lane, a bar per attempt."""
-    t0 = min(min(b.start for b in bars), state.created_at)
-    span = max(max(b.end for b in bars) - t0, 1e-3)
-    scale = (_WIDTH - _LEFT - 20) / span
-    groups: dict[str, list[Bar]] = {}
-    for bar in sorted(bars, key=lambda b: (b.start, b.address, b.attempt)):
-        groups.setdefault(bar.group, []).append(bar)
-    order = sorted(groups, key=lambda g: (g != state.flow, groups[g][0].start, g))
-    parts: list[str] = []
-    y = 24.0
-    for group in order:
-        members = groups[group]
-        lanes = max(b.lane for b in members) + 1
-        height = _GROUP_HEAD + lanes * _LANE + 6
-        label = "top-level steps" if group == state.flow else group
-        parts.append(
-            f'<rect class="groupband" x="0" y="{y:.1f}" width="{_WIDTH:.0f}" '
-            f'height="{height:.1f}"/><text class="group" x="6" y="{y + 15:.1f}">'
-            f"{escape(label)}</text>"
-        )
-        for lane in range(lanes):
-            parts.append(
-                f'<text x="16" y="{y + _GROUP_HEAD + lane * _LANE + 15:.1f}" class="note">'
-                f"lane {lane + 1}</text>"
-            )
-        for bar in members:
-            parts.append(_bar(bar, t0, scale, y + _GROUP_HEAD + bar.lane * _LANE))
-        y += height + 6
-    ticks = _ticks(span)
-    axis = "".join(
-        f'<line class="tick" x1="{_LEFT + t * scale:.1f}" y1="18" x2="{_LEFT + t * scale:.1f}" '
-        f'y2="{y:.1f}"/><text x="{_LEFT + t * scale:.1f}" y="13" text-anchor="middle">'
-        f"{escape(seconds(t) if t else '0')}</text>"
-        for t in ticks
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{_WIDTH:.0f}" '
-        f'height="{y:.0f}" viewBox="0 0 {_WIDTH:.0f} {y:.0f}" role="img" '
-        f'aria-label="timeline of run {escape(state.state_id)}">{axis}{"".join(parts)}</svg>'
-    )
-
-
-def _bar(bar: Bar, t0: float, scale: float, y: float) -> str:
-    x = _LEFT + (bar.start - t0) * scale
-    w = max(3.0, (bar.end - bar.start) * scale)
-    name = bar.address.rsplit("/", 1)[-1]
-    what = "not called" if bar.attempt == 0 else f"attempt {bar.attempt}"
-    tip = f"{bar.address} · {what} · {bar.status} · {seconds(bar.end - bar.start)}"
-    classes = f"bar {status_class(bar.status)}" + (" retry" if bar.attempt > 1 else "")
-    label = name + (f" #{bar.attempt}" if bar.attempt > 1 else "")
-    inner = ""
-    if w > len(label) * 6.2 + 6:
-        inner = f'<text class="inbar" x="{x + 4:.1f}" y="{y + 13:.1f}">{escape(label)}</text>'
-    return (
-        f'<g><rect class="{classes}" data-address="{escape(bar.address)}" '
-        f'data-attempt="{bar.attempt}" x="{x:.1f}" y="{y + 2:.1f}" width="{w:.1f}" '
-        f'height="{_LANE - 5:.0f}" rx="3"><title>{escape(tip)}</title></rect>{inner}</g>'
-    )
-
-
-def _ticks(span: float) -> list[float]:
-    raw = span / 6
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return [i * step for i in range(int(span / step) + 1)]
 
 
 def _dag_section(state: ExecutionState) -> str:

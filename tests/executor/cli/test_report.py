@@ -114,6 +114,8 @@ def test_the_report_renders_every_step_without_script_errors(project, tmp_path):
     assert ("demo/flaky", "bar completed retry", 2) in bars  # ... and its retry
     leaves = {a for a, _, _ in found.bars}
     assert leaves == set(addresses) - {"demo/squares", "demo/bounds"}  # composites group
+    groups = re.findall(r'<text class="group"[^>]*>([^<]+)</text>', dom)
+    assert groups == ["top-level steps", "demo/squares", "demo/bounds"]  # nested, grouped
     assert {"demo/squares", "demo/squares[]", "demo/report"} <= set(found.boxes)  # the DAG
     assert "map: squares" in dom and "\u00d74 (4 ok)" in dom
     # self-contained: nothing to fetch, the only URL is the SVG namespace
