@@ -16,7 +16,7 @@ def console(*, stderr: bool = False) -> Console:
     """A rich console on stdout (or stderr); colours only on a terminal."""
     try:
         from rich.console import Console
-    except ImportError:  # pragma: no cover - rich is installed with the 'cli' extra
+    except ImportError:  # rich comes with the 'cli' extra
         raise UsageError(
             "flowexec's terminal output needs the 'rich' package, which is not installed; "
             "install it with: pip install 'flowexec[cli]'"

@@ -26,3 +26,22 @@ def test_parsing_arguments_loads_no_command_module():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_without_rich_the_command_says_which_extra_to_install(tmp_path):
+    (tmp_path / "one.py").write_text(
+        "from executor import Flow, step\n@step\ndef one() -> int:\n    return 1\n"
+        "flow = Flow('one', [one])\n"
+    )
+    probe = (
+        "import sys; sys.modules['rich'] = None; sys.modules['rich.console'] = None; "
+        "from executor.cli import main; raise SystemExit(main(['run', 'one.py:flow']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "flowexec: error: flowexec's terminal output needs the 'rich' package, which is not "
+        "installed; install it with: pip install 'flowexec[cli]'\n"
+    )
