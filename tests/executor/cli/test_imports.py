@@ -10,9 +10,7 @@ PROBE = (
 
 
 def test_import_executor_loads_neither_the_commands_nor_rich():
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 
@@ -22,9 +20,7 @@ def test_parsing_arguments_loads_no_command_module():
         "build_parser().parse_args(['run', 'x.py:f']); "
         "print(sorted(m for m in sys.modules if m.startswith(('executor._cli', 'rich'))))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 
