@@ -16,10 +16,10 @@ def console(*, stderr: bool = False) -> Console:
     """A rich console on stdout (or stderr); colours only on a terminal."""
     try:
         from rich.console import Console
-    except ImportError:  # rich comes with the 'cli' extra
+    except ImportError:  # a dependency of flowexec, missing from a broken environment
         raise UsageError(
-            "flowexec's terminal output needs the 'rich' package, which is not installed; "
-            "install it with: pip install 'flowexec[cli]'"
+            "flowexec's terminal output needs the 'rich' package (a dependency of flowexec), "
+            "which is missing here; install it with: python -m pip install 'rich>=13'"
         ) from None
     out = Console(stderr=stderr, highlight=False)
     if not out.is_terminal:

@@ -24,7 +24,7 @@ def test_parsing_arguments_loads_no_command_module():
     assert done.stdout.strip() == "[]"
 
 
-def test_without_rich_the_command_says_which_extra_to_install(tmp_path):
+def test_without_rich_the_command_says_how_to_install_it(tmp_path):
     (tmp_path / "one.py").write_text(
         "from executor import Flow, step\n@step\ndef one() -> int:\n    return 1\n"
         "flow = Flow('one', [one])\n"
@@ -38,6 +38,6 @@ def test_without_rich_the_command_says_which_extra_to_install(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr == (
-        "flowexec: error: flowexec's terminal output needs the 'rich' package, which is not "
-        "installed; install it with: pip install 'flowexec[cli]'\n"
+        "flowexec: error: flowexec's terminal output needs the 'rich' package (a dependency of "
+        "flowexec), which is missing here; install it with: python -m pip install 'rich>=13'\n"
     )
