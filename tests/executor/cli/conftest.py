@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(sys.executable).with_name("flowexec")
+ROOT = Path(__file__).resolve().parents[3]
 
 FLOWS = """
 import json
@@ -137,9 +138,30 @@ def project(tmp_path):
     return tmp_path
 
 
+def measured(env):
+    """``env`` plus what makes coverage (when this test run measures) measure the
+    command's process too: the command is tested as users run it, in a subprocess.
+    Only these subprocesses: other tests check what a bare interpreter imports."""
+    try:
+        import coverage
+    except ImportError:  # pragma: no cover - coverage is a dev dependency
+        return env
+    current = coverage.Coverage.current()
+    if current is None:
+        return env
+    data_file = Path(current.config.data_file)
+    if not data_file.is_absolute():
+        data_file = ROOT / data_file
+    return {
+        **env,
+        "COVERAGE_PROCESS_START": str(ROOT / "pyproject.toml"),
+        "COVERAGE_FILE": str(data_file),
+    }
+
+
 def flowexec(*args, cwd, check_code=None, env_extra=None, **kwargs):
     """Run the installed ``flowexec`` script; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
+    env = measured({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})})
     env.pop("FORCE_COLOR", None)
     done = subprocess.run(
         [str(SCRIPT), *args],

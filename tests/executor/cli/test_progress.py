@@ -7,7 +7,7 @@ import select
 import subprocess
 import time
 
-from .conftest import SCRIPT, flowexec
+from .conftest import SCRIPT, flowexec, measured
 
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -15,7 +15,7 @@ ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def _run_on_a_terminal(args, cwd):
     """Run the script with stdout and stderr on a pty; return everything it drew."""
     leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}
+    env = measured({**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"})
     for name in ("NO_COLOR", "FORCE_COLOR", "CI", "GITHUB_ACTIONS", "TF_BUILD"):
         env.pop(name, None)  # rich treats CI as 'no terminal'; this test is one
     process = subprocess.Popen(
