@@ -15,6 +15,7 @@ from benchmarks import (
     bench_composites,
     bench_core,
     bench_plugin,
+    bench_properties,
     bench_startup,
     bench_state,
 )
@@ -27,6 +28,7 @@ SUITES = {
     "composites": bench_composites.run,
     "state": bench_state.run,
     "plugin": bench_plugin.run,
+    "properties": bench_properties.run,
     "startup": bench_startup.run,
 }
 

@@ -21,3 +21,15 @@ def test_daily_report(executor):
 @pytest.mark.flow_replay
 def test_shrink():
     assert flows.shrink().run(value=100.0)["halved"] == 6.25
+
+
+# The example flows, live, through the harness's own determinism check: each executor
+# twice, a record -> replay round trip, and other PYTHONHASHSEEDs. ``orders`` stamps the
+# time, so the clock is frozen explicitly (the marker never freezes it by itself); a
+# frozen clock cannot reach worker processes, so "parallel" is left out here.
+@pytest.mark.flow_determinism(
+    executors=["sequential", "threaded", "async"], frozen_time="2024-01-01"
+)
+def test_example_flows_are_deterministic():
+    flows.daily_report().run(day="2024-01-01", context=flows.Audit(user="ada"))
+    flows.shrink().run(value=100.0)
