@@ -365,3 +365,11 @@ def run_failure(
     if isinstance(cause, ContextConflict):
         return StepFailedOnContextConflict(address, cause, result, attempts=attempts)
     return StepFailed(address, cause, result, attempts=attempts)
+
+
+class UsageError(FlowError, ValueError):
+    """A ``flowexec`` command-line argument is wrong.
+
+    The message is one line naming the argument, the bad value and the fix; the
+    command prints it and exits with status 2.
+    """
