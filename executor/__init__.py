@@ -24,6 +24,7 @@ from executor._errors import (
     FlowDefinitionError,
     FlowError,
     FlowInputError,
+    MissingExtra,
     Pause,
     RemoteStepError,
     ReplayMismatch,
@@ -96,5 +97,6 @@ __all__ = [
     "LoopLimitReached",
     "UsageLimitExceeded",
     "ReplayMismatch",
+    "MissingExtra",
     "__version__",
 ]

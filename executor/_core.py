@@ -12,6 +12,7 @@ from typing import Any
 from executor import testing
 from executor._async_scheduler import run_async
 from executor._clock import Clock
+from executor._dask import DaskSession
 from executor._errors import FlowDefinitionError, StepFailed
 from executor._executors import (
     EXECUTOR_NAMES,
@@ -105,6 +106,11 @@ class ExecutorCore:
         plugins: objects with ``@hookimpl`` methods, called for every run.
         cache: the cache backend for steps whose policy names none; by default
             each flow's own :attr:`Flow.default_cache`.
+        dask_client: for ``executor="dask"``: a ``distributed.Client`` to run on
+            (left open). Without it and ``dask_address``, each run starts a
+            ``LocalCluster`` and closes it at its end (see docs/scaling.md).
+        dask_address: for ``executor="dask"``: a scheduler address to connect to
+            for each run.
     """
 
     def __init__(
@@ -115,9 +121,17 @@ class ExecutorCore:
         max_concurrency: int | None = None,
         plugins: Sequence[object] = (),
         cache: CacheBackend | None = None,
+        dask_client: Any = None,
+        dask_address: str | None = None,
     ) -> None:
         if not isinstance(executor, Executor) and executor not in EXECUTOR_NAMES:
             raise FlowDefinitionError(unknown_executor(executor))
+        if executor == "dask":
+            DaskSession(dask_client, dask_address)  # checks them (and that Dask is there)
+        elif dask_client is not None or dask_address is not None:
+            raise FlowDefinitionError(
+                f'dask_client= and dask_address= are for executor="dask", not {executor!r}'
+            )
         if max_concurrency is not None and (
             not isinstance(max_concurrency, int)
             or isinstance(max_concurrency, bool)
@@ -131,6 +145,8 @@ class ExecutorCore:
         self.max_concurrency = max_concurrency
         self.plugins = tuple(plugins)
         self.cache = cache
+        self.dask_client = dask_client
+        self.dask_address = dask_address
 
     def __repr__(self) -> str:
         return f"<ExecutorCore executor={self.executor!r} max_concurrency={self.max_concurrency}>"
@@ -281,6 +297,11 @@ class ExecutorCore:
             run_composite=drive_sync,
             arun_composite=drive_async,
             recorder=recorder,
+            dask=(
+                DaskSession(self.dask_client, self.dask_address)
+                if self.executor == "dask"
+                else None
+            ),
         )
         state = RunState(
             plan,

@@ -132,12 +132,26 @@ class RemoteStepError(FlowError):
 class StepNotPicklable(FlowError, TypeError):
     """A step invocation could not be sent to, or back from, a worker process."""
 
-    def __init__(self, address: str, what: str, error: BaseException) -> None:
+    def __init__(
+        self, address: str, what: str, error: BaseException, where: str = "a process executor"
+    ) -> None:
         self.address = address
         super().__init__(
-            f"step {address!r} cannot run on a process executor: its {what} could not be "
+            f"step {address!r} cannot run on {where}: its {what} could not be "
             f"pickled ({type(error).__name__}: {error}). Define the step at module level "
             f"with picklable inputs and output, or use executor='threaded'"
+        )
+
+
+class MissingExtra(FlowError, ImportError):
+    """An optional dependency a feature needs is not installed; names the extra."""
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional dependency {module!r}, which is not installed; "
+            f'install it with: pip install "flowexec[{extra}]"',
+            name=module,
         )
 
 

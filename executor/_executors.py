@@ -1,4 +1,4 @@
-"""Where step attempts run: inline, on threads, on processes, or on any Executor.
+"""Where step attempts run: inline, on threads, on processes, on any Executor, on Dask.
 
 The concurrent synchronous scheduler (``_scheduler``) talks to one
 :class:`Dispatcher`: it submits an attempt under a token and later receives
@@ -30,7 +30,7 @@ from executor._errors import FlowDefinitionError, RemoteStepError, StepNotPickla
 from executor._limits import _SCOPE, Collector, Scope, UsageMeter, scoped
 from executor._step import Step
 
-EXECUTOR_NAMES = ("sequential", "threaded", "async", "parallel")
+EXECUTOR_NAMES = ("sequential", "threaded", "async", "parallel", "dask")
 
 StepExecutor = Callable[[Step[..., Any], Mapping[str, Any], Any], Any]
 """``(step, inputs, context) -> output``: performs one leaf step. The seam for mocks."""
@@ -164,6 +164,9 @@ class Dispatcher(Protocol):
     capacity: int | None
     """How many attempts the executor runs at once, when known (the engine's own
     pools); ``None`` for an executor of the user's."""
+    chainer: Chainer | None
+    """Where a step may be submitted before its upstream steps end (Dask: their
+    futures are its arguments); ``None``: every step is submitted once it is ready."""
 
     def submit(self, token: int, task: Task) -> None:
         """Start ``task`` under ``token``."""
@@ -182,6 +185,20 @@ class Dispatcher(Protocol):
         """Release workers; attempts still running are left to finish on their own."""
 
 
+class Chainer(Protocol):
+    """A dispatcher that can start an attempt behind attempts still running."""
+
+    def submit_after(self, token: int, task: Task, upstream: list[tuple[str, int]]) -> None:
+        """Start ``task`` under ``token`` once the attempts ``upstream`` names (its
+        ``(parameter, token)`` pairs) have ended, their outputs as those parameters.
+        ``task.inputs`` holds the other inputs. If an upstream attempt fails, the
+        outcome reported for ``token`` is meaningless: the caller drops it."""
+
+    def release(self, token: int) -> None:
+        """The caller is done with ``token``'s attempt: nothing will be chained behind
+        it any more (its outcome was taken, or it was dropped)."""
+
+
 class FuturesDispatcher:
     """Any ``concurrent.futures.Executor``: threads, processes, or the user's own.
 
@@ -191,12 +208,16 @@ class FuturesDispatcher:
     """
 
     runs_lone_steps_inline = False  # a process pool or a user's executor: keep to it
+    chainer: Chainer | None = None
 
     def __init__(self, executor: Executor, *, owned: bool, capacity: int | None = None) -> None:
+        from executor._dask import is_dask_executor  # distributed is not imported
+
         self._executor = executor
         self._owned = owned
         self.capacity = capacity
-        self._pickled = isinstance(executor, ProcessPoolExecutor)
+        # Dask's client.get_executor() sends calls to other processes too.
+        self._pickled = isinstance(executor, ProcessPoolExecutor) or is_dask_executor(executor)
         self._futures: dict[int, Future[Any]] = {}
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._pickled_tasks: dict[int, Task] = {}
@@ -271,7 +292,18 @@ def failed_future(error: BaseException) -> Future[Any]:
 def run_pickled(payload: bytes) -> bytes:
     """In a worker process: run a pickled attempt; return its pickled outcome, with
     the usage it reported and (if the step takes it) the context it left."""
-    address, step_executor, step, inputs, context, returns_context = pickle.loads(payload)
+    return run_unpickled(*pickle.loads(payload))
+
+
+def run_unpickled(
+    address: str,
+    step_executor: StepExecutor,
+    step: Step[..., Any],
+    inputs: Mapping[str, Any],
+    context: Any,
+    returns_context: bool,
+) -> bytes:
+    """In a worker process: run one attempt; return its pickled outcome."""
     if returns_context:  # the step's "context" input is this very object
         inputs = {**inputs, "context": context}
     collector = Collector()
@@ -299,14 +331,17 @@ def run_pickled(payload: bytes) -> bytes:
         )
 
 
-def unpickle_outcome(address: str, data: bytes, returns_context: bool) -> Outcome:
+def unpickle_outcome(
+    address: str, data: bytes, returns_context: bool, where: str = "a process executor"
+) -> Outcome:
     ok, value, tb, usage, context = pickle.loads(data)
     if ok:
         outcome = Outcome(value)
         if returns_context:
             outcome.context = context
     elif isinstance(value, str):  # the output itself could not be pickled in the child
-        outcome = Outcome(None, StepNotPicklable(address, "output", RuntimeError(value)))
+        error = StepNotPicklable(address, "output", RuntimeError(value), where)
+        outcome = Outcome(None, error)
     else:
         outcome = Outcome(None, value, tb)
     outcome.usage = usage
@@ -328,8 +363,8 @@ def run_width(executor: str | Executor, steps: int, max_concurrency: int | None)
     """How many steps of one plan may be active at once on ``executor``."""
     if max_concurrency is not None:
         return max_concurrency
-    if isinstance(executor, Executor) or executor == "async":
-        return max(steps, 1)
+    if isinstance(executor, Executor) or executor in ("async", "dask"):
+        return max(steps, 1)  # the executor (or Dask's scheduler) places the work
     return default_width(executor)
 
 

@@ -42,6 +42,8 @@ RUN_OPTIONS = frozenset(
         "limits",
         "store",
         "metadata",
+        "dask_client",
+        "dask_address",
     }
 )
 """Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
@@ -167,6 +169,8 @@ class Flow:
         executor: str | Executor = "sequential",
         max_concurrency: int | None = None,
         step_executor: StepExecutor | None = None,
+        dask_client: Any = None,
+        dask_address: str | None = None,
         **options: Any,
     ) -> FlowResult:
         """Continue a stored run: completed steps are reused, not called again.
@@ -193,7 +197,11 @@ class Flow:
         from executor._recovery import resume
 
         core = ExecutorCore(
-            executor=executor, max_concurrency=max_concurrency, step_executor=step_executor
+            executor=executor,
+            max_concurrency=max_concurrency,
+            step_executor=step_executor,
+            dask_client=dask_client,
+            dask_address=dask_address,
         )
         return resume(
             core,
@@ -304,6 +312,8 @@ class Flow:
         limits: UsageLimits | None = None,
         store: StateStore | None = None,
         metadata: StateMetadata | None = None,
+        dask_client: Any = None,
+        dask_address: str | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Run the flow and return its :class:`~executor.FlowResult`.
@@ -313,7 +323,8 @@ class Flow:
 
         Args:
             executor: ``"sequential"`` (default), ``"threaded"``, ``"async"``,
-                ``"parallel"`` (processes), or any ``concurrent.futures.Executor``.
+                ``"parallel"`` (processes), ``"dask"`` (a Dask cluster, see
+                docs/scaling.md), or any ``concurrent.futures.Executor``.
             max_concurrency: how many steps may run at once (see docs/executors.md).
             step_executor: the callable that performs a step; the seam for mocks.
             context: the run context, passed to steps with a ``context`` parameter.
@@ -330,6 +341,8 @@ class Flow:
                 the run can be resumed, replayed, validated and compared;
                 ``result.state_id`` names it.
             metadata: a :class:`~executor.state.StateMetadata` stored with the run.
+            dask_client: with ``executor="dask"``: the ``distributed.Client`` to use.
+            dask_address: with ``executor="dask"``: a scheduler address to connect to.
 
         Raises:
             StepFailed: a step failed and ``on_failure`` is ``"stop"``.
@@ -338,7 +351,11 @@ class Flow:
         from executor._core import ExecutorCore
 
         core = ExecutorCore(
-            executor=executor, max_concurrency=max_concurrency, step_executor=step_executor
+            executor=executor,
+            max_concurrency=max_concurrency,
+            step_executor=step_executor,
+            dask_client=dask_client,
+            dask_address=dask_address,
         )
         return core.run(
             self,
@@ -371,13 +388,19 @@ class Flow:
         limits: UsageLimits | None = None,
         store: StateStore | None = None,
         metadata: StateMetadata | None = None,
+        dask_client: Any = None,
+        dask_address: str | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Like :meth:`run`, awaited; the default executor is ``"async"``."""
         from executor._core import ExecutorCore
 
         core = ExecutorCore(
-            executor=executor, max_concurrency=max_concurrency, step_executor=step_executor
+            executor=executor,
+            max_concurrency=max_concurrency,
+            step_executor=step_executor,
+            dask_client=dask_client,
+            dask_address=dask_address,
         )
         return await core.arun(
             self,

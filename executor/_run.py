@@ -109,11 +109,9 @@ class RunState:
         contexts = self.node_contexts
         return self.context if contexts is None else contexts[index]
 
-    def begin(self, node: PlanNode) -> dict[str, Any] | Resolved:
-        """The inputs to call ``node`` with, wired by name; fires ``step_start``.
-
-        Returns a :class:`Resolved` instead when the step is not to be called now.
-        """
+    def inputs_of(self, node: PlanNode) -> dict[str, Any]:
+        """The inputs to call ``node`` with, wired by name (upstream outputs, flow
+        inputs, a map item, the context)."""
         values = self.values
         kwargs = {}
         for param, source in node.upstream:  # a loop: a comprehension is a call in 3.11
@@ -127,6 +125,14 @@ class RunState:
             kwargs.update(node.bound)
         if node.wants_context:
             kwargs["context"] = self.context_of(node.index)
+        return kwargs
+
+    def begin(self, node: PlanNode) -> dict[str, Any] | Resolved:
+        """The inputs to call ``node`` with, wired by name; fires ``step_start``.
+
+        Returns a :class:`Resolved` instead when the step is not to be called now.
+        """
+        kwargs = self.inputs_of(node)
         if self.recorder is not None:
             resolved = self._begin_recorded(node, kwargs)
             if resolved is not None:

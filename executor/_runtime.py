@@ -32,6 +32,7 @@ from executor._run_cache import RunCache
 from executor._threads import ThreadDispatcher, WorkerPool
 
 if TYPE_CHECKING:
+    from executor._dask import DaskSession
     from executor._step import Step
 
 OnFailure = Literal["stop", "continue"]
@@ -107,6 +108,7 @@ class Runtime:
         run_composite: Callable[[Runtime, Program], Any],
         arun_composite: Callable[[Runtime, Program], Awaitable[Any]],
         recorder: Recorder | None = None,
+        dask: DaskSession | None = None,
     ) -> None:
         self.step_executor = step_executor
         self.hooks = hooks
@@ -118,6 +120,8 @@ class Runtime:
         self.width = width
         self.max_concurrency = max_concurrency
         self.recorder = recorder
+        self.dask = dask
+        """The run's Dask client (``executor="dask"``), connected on first use."""
         self._run_composite = run_composite
         self._arun_composite = arun_composite
         self._lock = threading.Lock()
@@ -169,6 +173,16 @@ class Runtime:
     def dispatcher(self, executor: str | Executor) -> Dispatcher:
         """A dispatcher over the run's shared pool for ``executor`` (one per nesting
         level): the engine's own worker threads for ``"threaded"``, futures otherwise."""
+        if executor == "dask":
+            from executor._dask import DaskDispatcher  # only runs on Dask import it
+
+            with self._lock:
+                if self.dask is None:  # map_over(map_executor="dask") in another run
+                    from executor._dask import DaskSession
+
+                    self.dask = DaskSession()
+                session = self.dask
+            return DaskDispatcher(session)
         if executor == "threaded":
             with self._lock:
                 if self._workers is None:
@@ -205,6 +219,8 @@ class Runtime:
             pool.shutdown(wait=False, cancel_futures=True)
         if threads is not None:
             threads.shutdown(wait=False, cancel_futures=True)
+        if self.dask is not None:
+            self.dask.close()
 
     # -- results of nested runs ------------------------------------------------------
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any
 
+from executor._chains import Chains
 from executor._clock import Clock
-from executor._executors import Dispatcher, Task, attempt
+from executor._executors import Dispatcher, Outcome, Task, attempt
 from executor._run import Resolved, RunState
 
 
@@ -60,8 +62,35 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
     ):
         limit = len(nodes)
     runtime = state.runtime
+    # Dask: steps may go to the cluster behind the attempts they wait for (_chains).
+    chainer = dispatcher.chainer
+    chains = (
+        Chains(state, dispatcher, chainer, tokens)
+        if chainer is not None and Chains.usable(state)
+        else None
+    )
+    adopted: deque[tuple[int, Outcome]] = deque()  # outcomes in before their adoption
+
+    def push(index: int) -> None:
+        """``index`` may start: to the heap, or (chained) taken over where it runs."""
+        nonlocal active
+        if chains is None or not chains.is_chained(index):
+            heapq.heappush(ready, index)
+            return
+        token, outcome = chains.adopt(index)
+        # begin() cannot resolve a chainable step otherwise (no cache, limits, replay).
+        inputs = state.begin(nodes[index])
+        assert type(inputs) is dict
+        step = _Active(index, inputs, Clock.perf_counter())
+        step.attempt = 1
+        in_flight[token] = step
+        if outcome is not None:
+            adopted.append((token, outcome))
+        elif not state.stopping:  # what may follow it now that its inputs are known
+            active += chains.submitted(index, token, limit - active)
 
     def launch(step: _Active) -> None:
+        nonlocal active
         index = step.index
         node = nodes[index]
         step.attempt += 1
@@ -97,6 +126,8 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             dispatcher.submit_thread(token, state.addresses[index], call)
         else:
             dispatcher.submit(token, task)
+            if chains is not None and not state.stopping:
+                active += chains.submitted(index, token, limit - active)
 
     def settle(
         step: _Active,
@@ -114,12 +145,20 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             ok = state.finish(
                 node, value, error, step.attempt, step.started, Clock.perf_counter(), tb, cancelled
             )
+        if chains is not None:
+            if ok:
+                chains.ended(step.index)
+            else:
+                active -= chains.drop(step.index)
         for index in state.release(node, ok):
-            heapq.heappush(ready, index)
+            push(index)
         for index in state.unpark(node):
             heapq.heappush(ready, index)
 
     def failed(step: _Active, error: BaseException, tb: str | None) -> None:
+        nonlocal active
+        if chains is not None:  # what was chained behind this attempt cannot run
+            active -= chains.drop(step.index)
         delay = state.retry_delay(nodes[step.index], step.attempt, error)
         if delay is None:
             settle(step, None, error, tb)
@@ -132,6 +171,9 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
 
     def stop() -> None:
         # Queued attempts are cancelled; running ones are waited for; retries end now.
+        nonlocal active
+        if chains is not None:
+            active -= chains.drop_all()
         for token in list(in_flight):
             if dispatcher.cancel(token):
                 step = in_flight.pop(token)
@@ -153,7 +195,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
                 if inputs is not Resolved.PARKED:
                     ok = inputs is Resolved.HIT
                     for released in state.release(nodes[index], ok):
-                        heapq.heappush(ready, released)
+                        push(released)
                 continue
             active += 1
             launch(_Active(index, inputs, Clock.perf_counter()))
@@ -166,11 +208,17 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             deadlines[0][0] if deadlines else float("inf"),
             waiting[0][0] if waiting else float("inf"),
         )
-        got = dispatcher.next_done(None if wake == float("inf") else max(wake - now, 0.0))
+        if adopted:
+            got: tuple[int, Outcome] | None = adopted.popleft()
+        else:
+            got = dispatcher.next_done(None if wake == float("inf") else max(wake - now, 0.0))
         while got is not None:
             token, outcome = got
             finished = in_flight.pop(token, None)
-            if finished is not None:
+            if finished is None:
+                if chains is not None:
+                    chains.hold(token, outcome)  # a chained attempt, ended before adoption
+            else:
                 if finished.attempt == 1 and outcome.started is not None:
                     finished.started = outcome.started  # when a worker took it up
                 if outcome.usage is not None:  # from a worker process
@@ -181,7 +229,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
                     failed(finished, outcome.error, outcome.traceback)
             # Take every attempt that has finished meanwhile before going round the
             # loop (deadlines, retries, refilling): one pass serves many completions.
-            got = dispatcher.next_done(0.0)
+            got = adopted.popleft() if adopted else dispatcher.next_done(0.0)
         now = Clock.perf_counter()
         while deadlines and deadlines[0][0] <= now:
             _, token = heapq.heappop(deadlines)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from executor._clock import Clock
-from executor._executors import Outcome, Task, attempt
+from executor._executors import Chainer, Outcome, Task, attempt
 
 _Job = tuple["ThreadDispatcher", int, Callable[[], Any]]
 
@@ -71,6 +71,7 @@ class ThreadDispatcher:
     """A scheduler's window onto the run's :class:`WorkerPool`."""
 
     runs_lone_steps_inline = True
+    chainer: Chainer | None = None
 
     def __init__(self, pool: WorkerPool) -> None:
         self._pool = pool

@@ -1,13 +1,43 @@
 import pytest
 
-SYNC_EXECUTORS = ["sequential", "threaded", "parallel"]
-ALL_EXECUTORS = ["sequential", "threaded", "async", "parallel"]
+SYNC_EXECUTORS = ["sequential", "threaded", "parallel", "dask"]
+ALL_EXECUTORS = ["sequential", "threaded", "async", "parallel", "dask"]
 CONCURRENT_EXECUTORS = ["threaded", "async"]
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """One real Dask cluster for the session: 2 worker processes of 1 thread each
+    (processes, so steps and values really travel), restarted by their nannies if a
+    test kills one. Started on first use only."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def dask_client(dask_cluster):
+    """A client of the session's cluster, the process's current Dask client from
+    then on: ``executor="dask"`` without ``dask_client=`` runs there."""
+    import distributed
+
+    with distributed.Client(dask_cluster) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _dask_for_dask_params(request):
+    """Tests parametrized over executors get a cluster when one of them is "dask"."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "dask" in callspec.params.values():
+        request.getfixturevalue("dask_client")
 
 
 @pytest.fixture(params=ALL_EXECUTORS)
 def any_executor(request):
-    """Every named executor, processes included."""
+    """Every named executor, processes and Dask included."""
     return request.param
 
 

@@ -4,6 +4,8 @@ import threading
 import time
 
 import pytest
+
+from tests.conftest import ALL_EXECUTORS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,7 +74,7 @@ def test_context_update_on_dataclasses_in_place():
     assert (context.a, context.b, context.user) == ("A", "B", "ada")
 
 
-@pytest.mark.parametrize("executor", ["sequential", "threaded", "async", "parallel"])
+@pytest.mark.parametrize("executor", ALL_EXECUTORS)
 def test_conflicting_changes_name_field_and_branches(executor):
     flow = Flow(
         "c",

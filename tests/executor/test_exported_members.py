@@ -57,6 +57,7 @@ def test_public_names_are_pinned():
         "LoopLimitReached",
         "UsageLimitExceeded",
         "ReplayMismatch",
+        "MissingExtra",
         "__version__",
     ]
 

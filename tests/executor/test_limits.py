@@ -2,6 +2,8 @@ import time
 
 import pytest
 
+from tests.conftest import ALL_EXECUTORS
+
 from executor import (
     FailureStrategy,
     Flow,
@@ -30,7 +32,7 @@ def test_max_steps_stops_the_run_with_partial_result(any_executor):
     assert "usage limit max_steps = 2 exceeded" in str(error)
 
 
-@pytest.mark.parametrize("executor", ["sequential", "threaded", "async", "parallel"])
+@pytest.mark.parametrize("executor", ALL_EXECUTORS)
 def test_counters_never_slip_past_the_limit(executor):
     flow = Flow("m", [map_over(cs.costly, on_failure=FailureStrategy.IGNORE)])
     with pytest.raises(UsageLimitExceeded) as info:

@@ -1,0 +1,374 @@
+"""``executor="dask"``: step attempts as tasks on a Dask cluster.
+
+The run stays in the client process: the scheduler (``_scheduler.run_sync``), the
+step pipeline, hooks, cache and store all work here, as for a process pool. What
+travels is each attempt, pickled here exactly as for ``"parallel"`` (so a value that
+cannot travel is :class:`StepNotPicklable` naming its address), and each outcome,
+pickled on the worker. Two things are Dask's own:
+
+- a step may be submitted *behind* the attempts it waits for
+  (:meth:`DaskDispatcher.submit_after`): their futures are its arguments, so a chain
+  runs on the cluster without waiting for the client between steps;
+- many ready attempts of one step (map items) are sent as a few batches, each one
+  Dask task, so trivial items do not each pay Dask's per-task cost.
+
+``distributed`` is imported only here, and only when a run asks for Dask.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import queue
+import sys
+import threading
+import uuid
+from collections import deque
+from concurrent.futures import CancelledError, Executor
+from types import ModuleType
+from typing import Any
+
+from executor._errors import FlowDefinitionError, MissingExtra, StepNotPicklable
+from executor._executors import Chainer, Outcome, Task, run_pickled, run_unpickled, unpickle_outcome
+
+WHERE = 'executor="dask"'
+
+BATCHES_PER_THREAD = 4
+"""Ready attempts of one step beyond this many per cluster thread go in batches,
+at least this many batches per thread (as ``multiprocessing.Pool.map`` chunks), so
+an uneven item delays at most a quarter of one thread's share."""
+MAX_BATCH = 64
+"""No batch holds more attempts than this: results come back in steady steps."""
+
+
+def import_distributed() -> ModuleType:
+    """The ``distributed`` module, or :class:`MissingExtra` naming the extra."""
+    try:
+        import distributed
+    except ImportError as error:
+        raise MissingExtra(WHERE, "distributed", "dask") from error
+    return distributed
+
+
+def is_dask_executor(executor: Executor) -> bool:
+    """Whether ``executor`` is Dask's ``client.get_executor()`` (without importing Dask)."""
+    module = sys.modules.get("distributed.cfexecutor")
+    return module is not None and isinstance(executor, module.ClientExecutor)
+
+
+class DaskSession:
+    """The client of one run: the user's (``dask_client``), one connected to
+    ``dask_address``, the process's current Dask client (as Dask's own collections
+    use it), or else a ``LocalCluster`` sized for the machine, started on first use.
+    Whatever the run started, it closes; a client it did not start is left open."""
+
+    def __init__(self, client: Any = None, address: str | None = None) -> None:
+        if client is not None and address is not None:
+            raise FlowDefinitionError("give dask_client= or dask_address=, not both")
+        distributed = import_distributed()
+        if client is not None and not isinstance(client, distributed.Client):
+            raise FlowDefinitionError(
+                f"dask_client must be a distributed.Client, got {client!r}; for a scheduler "
+                f"address use dask_address="
+            )
+        self._given = client
+        self._address = address
+        self._lock = threading.Lock()
+        self._client: Any = client
+        self._cluster: Any = None
+        self._threads: int | None = None
+
+    def client(self) -> Any:
+        """The run's client, connected (and its cluster started) on first use."""
+        with self._lock:
+            if self._client is None:
+                distributed = import_distributed()
+                current = None if self._address is not None else _current_client(distributed)
+                if current is not None:
+                    self._given = self._client = current
+                elif self._address is not None:
+                    self._client = distributed.Client(self._address)
+                else:
+                    # No dashboard: a cluster that lives for one run is not watched,
+                    # and the dashboard's port could clash with a running one.
+                    self._cluster = distributed.LocalCluster(processes=True, dashboard_address=None)
+                    self._client = distributed.Client(self._cluster)
+            return self._client
+
+    def threads(self) -> int:
+        """Worker threads of the cluster when first asked (it may grow later)."""
+        client = self.client()
+        with self._lock:
+            if self._threads is None:
+                self._threads = max(sum(client.nthreads().values()), 1)
+            return self._threads
+
+    def close(self) -> None:
+        """Close what the run opened: its client, and its cluster."""
+        with self._lock:
+            client, cluster = self._client, self._cluster
+            self._client = self._given
+            self._cluster = None
+        if client is not None and client is not self._given:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _current_client(distributed: ModuleType) -> Any:
+    """The client ``distributed.Client()`` made the default in this process, if any."""
+    try:
+        return distributed.default_client()
+    except ValueError:  # there is none
+        return None
+
+
+# -- on the worker -------------------------------------------------------------------
+
+
+def run_after(payload: bytes, params: tuple[str, ...], *upstream: bytes) -> bytes:
+    """On a worker: run a pickled attempt whose ``params`` come from the outcomes
+    of the attempts it was chained behind. If one of those failed, nothing runs."""
+    address, step_executor, step, inputs, context, returns_context = pickle.loads(payload)
+    inputs = dict(inputs)
+    for param, data in zip(params, upstream, strict=True):
+        ok, value, *_ = pickle.loads(data)
+        if not ok:  # the client drops this attempt; say so cheaply
+            return pickle.dumps((False, "upstream attempt failed", None, None, None))
+        inputs[param] = value
+    return run_unpickled(address, step_executor, step, inputs, context, returns_context)
+
+
+def run_batch(payloads: list[bytes]) -> list[bytes]:
+    """On a worker: run pickled attempts one after another; their outcomes in order."""
+    return [run_pickled(payload) for payload in payloads]
+
+
+# -- in the client -------------------------------------------------------------------
+
+
+class _Job:
+    """One Dask task: one attempt, or a batch of attempts (``tokens`` in order), or
+    (``future`` None) a composite's thread."""
+
+    __slots__ = ("dropped", "future", "outcome", "tasks", "tokens")
+
+    def __init__(self, future: Any, tokens: list[int], tasks: list[Task]) -> None:
+        self.future = future
+        self.tokens = tokens
+        self.tasks = tasks
+        self.dropped: set[int] = set()
+        """Tokens cancelled meanwhile: their outcomes are not reported."""
+        self.outcome: Outcome | None = None
+
+
+class DaskDispatcher:
+    """A scheduler's window onto the run's Dask client (one per nesting level).
+
+    Attempts submitted in one pass of the scheduler are held until it waits
+    (:meth:`next_done`), then sent: one task each, or in batches when there are
+    many of one step. Finished tasks are gathered in one round trip for all of
+    those done by then.
+    """
+
+    runs_lone_steps_inline = False  # the user chose the cluster for where code runs
+    capacity: int | None = None
+
+    def __init__(self, session: DaskSession) -> None:
+        self.chainer: Chainer | None = self
+        self._session = session
+        self._client = session.client()
+        self._prefix = uuid.uuid4().hex[:12]
+        self._handles = itertools.count()
+        self._jobs: dict[int, _Job] = {}
+        self._job_of: dict[int, int] = {}  # token -> handle of the task running it
+        self._futures: dict[int, Any] = {}
+        """Token -> future of an attempt sent on its own, kept until the scheduler has
+        taken its outcome: attempts chained behind it name it."""
+        self._held: list[tuple[int, Task, bytes]] = []
+        self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._ready: deque[tuple[int, Outcome]] = deque()
+
+    # -- submitting ------------------------------------------------------------------
+
+    def _payload(self, token: int, task: Task) -> bytes | None:
+        try:
+            return task.payload()
+        except Exception as error:
+            what = "function, inputs or context"
+            failure = Outcome(None, StepNotPicklable(task.address, what, error, WHERE))
+            self._ready.append((token, failure))
+            return None
+
+    def submit(self, token: int, task: Task) -> None:
+        payload = self._payload(token, task)
+        if payload is not None:
+            self._held.append((token, task, payload))
+
+    def submit_after(self, token: int, task: Task, upstream: list[tuple[str, int]]) -> None:
+        payload = self._payload(token, task)
+        if payload is None:
+            return
+        self._send(batch=False)  # upstream attempts need futures of their own to be named
+        futures = [self._futures[source] for _, source in upstream]
+        params = tuple(param for param, _ in upstream)
+        future = self._client.submit(
+            run_after, payload, params, *futures, key=self._key(task, token)
+        )
+        self._track(future, [token], [task])
+        self._futures[token] = future
+
+    def release(self, token: int) -> None:
+        self._futures.pop(token, None)
+
+    def submit_thread(self, token: int, address: str, call: Any) -> None:
+        # A composite coordinates nested work from the client; its nested steps
+        # are what goes to the cluster.
+        def run() -> None:
+            try:
+                outcome = Outcome(call())
+            except Exception as error:
+                outcome = Outcome(None, error)
+            self._ready_from_thread(token, outcome)
+
+        threading.Thread(target=run, name=f"flowexec {address}", daemon=True).start()
+
+    def _ready_from_thread(self, token: int, outcome: Outcome) -> None:
+        job = _Job(None, [token], [])
+        job.outcome = outcome
+        handle = next(self._handles)
+        self._jobs[handle] = job
+        self._done.put(handle)
+
+    def _key(self, task: Task, token: int) -> str:
+        # Readable on Dask's dashboard, unique across runs sharing a cluster.
+        return f"{task.address}-{self._prefix}-{token}"
+
+    def _send(self, batch: bool = True) -> None:
+        held, self._held = self._held, []
+        if not held:
+            return
+        client = self._client
+        first = held[0][1].step
+        if (
+            batch
+            and len(held) > BATCHES_PER_THREAD
+            and len(held) > BATCHES_PER_THREAD * self._session.threads()
+            and all(t.step is first for _, t, _ in held)
+        ):
+            batches = max(BATCHES_PER_THREAD * self._session.threads(), -(-len(held) // MAX_BATCH))
+            size = -(-len(held) // batches)
+            for start in range(0, len(held), size):
+                part = held[start : start + size]
+                tokens = [token for token, _, _ in part]
+                key = f"{first.name}[batch]-{self._prefix}-{tokens[0]}"
+                future = client.submit(run_batch, [p for _, _, p in part], key=key)
+                self._track(future, tokens, [t for _, t, _ in part])
+            return
+        for token, task, payload in held:
+            future = client.submit(run_pickled, payload, key=self._key(task, token))
+            self._track(future, [token], [task])
+            self._futures[token] = future
+
+    def _track(self, future: Any, tokens: list[int], tasks: list[Task]) -> None:
+        handle = next(self._handles)
+        self._jobs[handle] = _Job(future, tokens, tasks)
+        for token in tokens:
+            self._job_of[token] = handle
+        done = self._done
+        future.add_done_callback(lambda _: done.put(handle))
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def next_done(self, timeout: float | None) -> tuple[int, Outcome] | None:
+        self._send()
+        if not self._ready:
+            try:
+                handles = [self._done.get(timeout=timeout)]
+            except queue.Empty:
+                return None
+            while True:  # everything done by now: one gather for all of it
+                try:
+                    handles.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
+            self._collect(handles)
+        return self._ready.popleft() if self._ready else None
+
+    def _collect(self, handles: list[int]) -> None:
+        finished = []
+        for handle in handles:
+            job = self._jobs.pop(handle, None)
+            if job is None:  # cancelled meanwhile
+                continue
+            if job.outcome is not None:
+                self._ready.append((job.tokens[0], job.outcome))
+            elif job.future.status == "finished":
+                finished.append(job)
+            else:
+                self._failed(job)
+        if not finished:
+            return
+        try:
+            datas = self._client.gather([job.future for job in finished])
+        except Exception:  # one was lost meanwhile: take them one by one
+            for job in finished:
+                self._one(job)
+            return
+        for job, data in zip(finished, datas, strict=True):
+            self._unpack(job, data)
+
+    def _one(self, job: _Job) -> None:
+        try:
+            data = job.future.result()
+        except Exception:
+            self._failed(job)
+            return
+        self._unpack(job, data)
+
+    def _unpack(self, job: _Job, data: Any) -> None:
+        datas = data if isinstance(data, list) else [data]  # a batch, or one attempt
+        dropped = job.dropped
+        for token, task, one in zip(job.tokens, job.tasks, datas, strict=True):
+            if token not in dropped:
+                self._job_of.pop(token, None)
+                outcome = unpickle_outcome(task.address, one, task.returns_context, WHERE)
+                self._ready.append((token, outcome))
+
+    def _failed(self, job: _Job) -> None:
+        """A task Dask itself failed (a worker died too often) or cancelled."""
+        future = job.future
+        error: BaseException
+        if future.status == "cancelled":
+            error = CancelledError(f"Dask task {future.key!r} was cancelled")
+        else:
+            try:
+                found = future.exception(timeout=30)
+            except Exception as problem:
+                found = problem
+            error = found if isinstance(found, BaseException) else RuntimeError(str(found))
+        for token in job.tokens:
+            if token not in job.dropped:
+                self._job_of.pop(token, None)
+                self._ready.append((token, Outcome(None, error)))
+
+    def cancel(self, token: int) -> bool:
+        """Forget ``token``'s attempt; its task is cancelled unless a batch still
+        needs it. Dask cannot interrupt a task already running: its work goes on on
+        the worker and its outcome is dropped, so the attempt counts as never run."""
+        handle = self._job_of.pop(token, None)
+        job = None if handle is None else self._jobs.get(handle)
+        if handle is None or job is None:
+            return False
+        job.dropped.add(token)
+        if len(job.dropped) == len(job.tokens):
+            del self._jobs[handle]
+            job.future.cancel()
+        return True
+
+    def close(self) -> None:
+        self._send()
+        jobs, self._jobs = list(self._jobs.values()), {}
+        futures = [job.future for job in jobs if job.future is not None]
+        if futures:
+            self._client.cancel(futures)
