@@ -15,6 +15,11 @@ inputs), a timeout (a deadline runs from the start), or a ``context`` parameter
 (upstream steps may change the context), and the run has no usage limits and
 replays nothing. Otherwise it waits for its turn, as on every executor.
 
+At most one step is chained behind each attempt: Dask places a task where its
+inputs are, so several steps chained behind one attempt would queue on that
+attempt's worker instead of spreading over the cluster. A chain (each step feeding
+the next) runs without the client; a fan-out pays one round trip, then spreads.
+
 A chained attempt holds a place in ``max_concurrency`` from its submission: at most
 that many attempts are on the cluster at once, waiting or running.
 """
@@ -85,8 +90,15 @@ class Chains:
                     continue
                 sources = {source for _, source in node.upstream if results[source] is None}
                 # Every step it still waits for runs on the cluster (none waits only
-                # for ordering, as a critical step does).
-                if len(sources) != waits[dependent] or not sources.issubset(self._live):
+                # for ordering, as a critical step does), and has nothing chained
+                # behind it yet: Dask puts a task where its inputs are, so steps
+                # chained side by side behind one would queue on its worker. The
+                # others go once the client has the output, free to go anywhere.
+                if (
+                    len(sources) != waits[dependent]
+                    or not sources.issubset(self._live)
+                    or any(source in self._behind for source in sources)
+                ):
                     continue
                 upstream = [
                     (param, self._live[source])

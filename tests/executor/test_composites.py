@@ -29,9 +29,10 @@ def process_pool():
         yield pool
 
 
-@pytest.fixture(params=["sequential", "threaded", "async", "processes"])
+@pytest.fixture(params=["sequential", "threaded", "async", "processes", "dask"])
 def executor(request, process_pool):
-    """Every executor; processes as a shared pool so the module spawns it once."""
+    """Every executor; processes as a shared pool so the module spawns it once; Dask
+    on the session's cluster (the current client)."""
     return process_pool if request.param == "processes" else request.param
 
 

@@ -325,36 +325,43 @@ def test_cancelling_arun_cancels_its_steps():
     assert cancelled.is_set()
 
 
+WHERE = {"parallel": "a process executor", "dask": 'executor="dask"'}
+
+
+@pytest.mark.parametrize("remote", ["parallel", "dask"])
 class TestProcesses:
-    def test_steps_run_in_other_processes(self):
+    """Executors whose steps run in other processes: what travels, and errors."""
+
+    def test_steps_run_in_other_processes(self, remote):
         import os
 
-        result = Flow("p", [steps.load, steps.where]).run(n=1, executor="parallel")
+        result = Flow("p", [steps.load, steps.where]).run(n=1, executor=remote)
         assert result["where"] != os.getpid()
 
-    def test_unpicklable_inputs_are_named(self):
+    def test_unpicklable_inputs_are_named(self, remote):
         @step
         def local(n):
             return n
 
         with pytest.raises(StepFailed) as info:
-            Flow("p", [local]).run(n=1, executor="parallel")
+            Flow("p", [local]).run(n=1, executor=remote)
         error = info.value
         assert isinstance(error.cause, StepNotPicklable)
-        assert "step 'p/local' cannot run on a process executor" in str(error.cause)
+        assert f"step 'p/local' cannot run on {WHERE[remote]}" in str(error.cause)
         assert "executor='threaded'" in str(error.cause)
 
-    def test_unpicklable_outputs_are_named(self):
+    def test_unpicklable_outputs_are_named(self, remote):
         flow = Flow("p", [steps.load, steps.unpicklable_output])
         with pytest.raises(StepFailed) as info:
-            flow.run(n=1, executor="parallel")
+            flow.run(n=1, executor=remote)
         error = info.value
         assert isinstance(error.cause, StepNotPicklable)
+        assert "step 'p/unpicklable_output'" in str(error.cause)
         assert "its output could not be pickled" in str(error.cause)
 
-    def test_unrebuildable_remote_errors_keep_type_message_and_traceback(self):
+    def test_unrebuildable_remote_errors_keep_type_message_and_traceback(self, remote):
         flow = Flow("p", [steps.load, steps.raises_odd])
-        result = flow.run(n=1, executor="parallel", on_failure="continue")
+        result = flow.run(n=1, executor=remote, on_failure="continue")
         failed = result.steps["p/raises_odd"]
         assert isinstance(failed.exception, RemoteStepError)
         assert failed.exception.type_name == "tests.executor.steps.Unpicklable"

@@ -1,0 +1,326 @@
+"""executor="dask" on a real LocalCluster of worker processes (tests/conftest.py).
+
+The flows every executor runs are covered by the executor parametrizations
+(``any_executor``, the composites' ``executor``, ``TestProcesses``); here is what is
+Dask's own: connecting, chaining behind futures, batching, bounds, a killed worker.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from executor import (
+    ExecutorCore,
+    FailureStrategy,
+    Flow,
+    FlowDefinitionError,
+    MissingExtra,
+    StepFailed,
+    StepNotPicklable,
+    StepResult,
+    StepStatus,
+    hookimpl,
+    map_over,
+    parallel,
+    step,
+)
+from executor.state import SQLiteStateBackend
+from tests.executor import dask_steps as ds
+from tests.executor import steps
+
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class SlowClient:
+    """A plugin that makes the client slow to take each step's end in."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.pids = set()
+
+    @hookimpl
+    def step_start(self, address):
+        self.pids.add(os.getpid())
+
+    @hookimpl
+    def step_end(self, address, result):
+        self.pids.add(os.getpid())
+        time.sleep(self.delay)
+
+
+# -- choosing a cluster ---------------------------------------------------------------
+
+
+def test_without_distributed_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    with pytest.raises(MissingExtra) as info:
+        ExecutorCore(executor="dask")
+    assert 'pip install "flowexec[dask]"' in str(info.value)
+    assert 'executor="dask" needs the optional dependency' in str(info.value)
+    assert isinstance(info.value, ImportError)
+    with pytest.raises(MissingExtra, match=r"flowexec\[dask\]"):
+        steps.chain_flow().run(n=1, executor="dask")
+
+
+def test_dask_options_are_checked(dask_client):
+    with pytest.raises(FlowDefinitionError, match='are for executor="dask", not \'threaded\''):
+        ExecutorCore(executor="threaded", dask_client=dask_client)
+    with pytest.raises(FlowDefinitionError, match="not both"):
+        ExecutorCore(executor="dask", dask_client=dask_client, dask_address="tcp://x:1")
+    with pytest.raises(FlowDefinitionError, match="must be a distributed.Client"):
+        ExecutorCore(executor="dask", dask_client="tcp://x:1")
+
+
+def test_a_given_client_is_used_and_left_open(dask_client):
+    result = steps.chain_flow().run(n=4, executor="dask", dask_client=dask_client)
+    assert result["total"] == 12
+    assert dask_client.status == "running"
+
+
+def test_an_address_gets_a_client_of_the_run_closed_after_it(dask_client):
+    address = dask_client.scheduler.address
+
+    def clients():
+        return dask_client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.clients))
+
+    before = clients()
+    result = Flow("p", [steps.load, steps.where]).run(n=1, executor="dask", dask_address=address)
+    assert result["where"] != os.getpid()
+    deadline = time.monotonic() + 10
+    while clients() != before and time.monotonic() < deadline:
+        time.sleep(0.05)  # the scheduler hears of a closed client a moment later
+    assert clients() == before
+
+
+def test_without_a_client_a_local_cluster_is_started_and_closed(tmp_path):
+    script = tmp_path / "auto.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import multiprocessing, os, sys
+            sys.path.insert(0, sys.argv[1])
+            from tests.executor import steps
+
+            if __name__ == "__main__":
+                result = steps.chain_flow().run(n=4, executor="dask")
+                print(result["total"])
+                pid = steps.Flow("p", [steps.load, steps.where]).run(n=1, executor="dask")
+                print(pid["where"] != os.getpid())
+                print(len(multiprocessing.active_children()))
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+        cwd=tmp_path,
+    )
+    # Two runs, two clusters: each started for its run and shut down after it.
+    assert out.stdout.split() == ["12", "True", "0"]
+
+
+# -- where the work runs --------------------------------------------------------------
+
+
+def test_a_chain_runs_on_the_cluster_without_waiting_for_the_client(dask_client):
+    slow = SlowClient(delay=0.5)
+    result = ds.stamp_chain().run(n=1, executor="dask", plugins=[slow])
+    stamps = result["stamp3"]
+    # Each step ended on the client 0.5 s after the one before it; on the cluster the
+    # four steps did not wait for that: all started within one such delay.
+    assert stamps[-1] - stamps[0] < slow.delay
+    assert slow.pids == {os.getpid()}  # every hook fired in the client process
+    assert [r.status for r in result.steps.values()] == [StepStatus.COMPLETED] * 4
+
+
+def test_a_step_that_needs_a_cache_lookup_waits_for_the_client(dask_client, tmp_path):
+    slow = SlowClient(delay=0.5)
+    from executor.cache import MemoryCache
+
+    result = ds.cached_stamp_chain().run(
+        n=1, executor="dask", plugins=[slow], cache=MemoryCache()
+    )
+    stamps = result["after_cached"]
+    # The cached step starts only after the client looked its key up, which it does
+    # once it took stamp1's end in: the fallback is one step at a time.
+    assert stamps[2] - stamps[1] >= slow.delay
+
+
+def test_hooks_and_results_are_the_same_as_on_threads(dask_client):
+    class Events:
+        def __init__(self):
+            self.events = []
+
+        @hookimpl
+        def step_start(self, address, inputs):
+            self.events.append(("start", address, dict(inputs)))
+
+        @hookimpl
+        def step_end(self, address, result):
+            self.events.append(("end", address, result.status.value, result.output))
+
+    seen = {}
+    for executor in ("threaded", "dask"):
+        events = Events()
+        result = steps.chain_flow().run(n=3, executor=executor, plugins=[events])
+        seen[executor] = (events.events, list(result.steps), result["total"])
+    assert seen["dask"] == seen["threaded"]
+
+
+def _overlap(a, b):
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_independent_steps_run_at_once_and_max_concurrency_holds(dask_client):
+    free = ds.fan_out().run(n=1, executor="dask")
+    naps = [free[name] for name in ("nap_a", "nap_b", "nap_c")]
+    assert any(_overlap(x, y) for x in naps for y in naps if x is not y)
+    bound = ds.fan_out().run(n=1, executor="dask", max_concurrency=1)
+    naps = [bound[name] for name in ("nap_a", "nap_b", "nap_c")]
+    assert not any(_overlap(x, y) for x in naps for y in naps if x is not y)
+
+
+def test_critical_steps_run_one_at_a_time_in_order(dask_client):
+    result = ds.critical_pair().run(n=1, executor="dask")
+    a, b = result["crit_a"], result["crit_b"]
+    assert a[1] <= b[0]
+
+
+def test_parallel_branches_run_at_once(dask_client):
+    flow = Flow("par", [ds.root, parallel("branches", {"a": ds.nap_a, "b": ds.nap_b})])
+    result = flow.run(n=1, executor="dask")
+    a, b = result["branches"]["a"], result["branches"]["b"]
+    assert _overlap(a, b)
+    assert {a[2], b[2]}.isdisjoint({os.getpid()})
+
+
+def test_map_items_go_in_batches_and_fail_one_by_one(dask_client):
+    flow = Flow("m", [map_over(ds.item_pid, on_failure=FailureStrategy.IGNORE)])
+    with distributed.get_task_stream(client=dask_client) as stream:
+        result = flow.run(items=list(range(100)), executor="dask")
+    mapped = result["item_pid"]
+    assert isinstance(mapped[3], StepResult)  # the failed item, reported in its place
+    assert [m[0] for i, m in enumerate(mapped) if i != 3] == [i * i for i in range(100) if i != 3]
+    assert os.getpid() not in {m[1] for i, m in enumerate(mapped) if i != 3}
+    assert result.steps["m/item_pid[3]"].status is StepStatus.FAILED
+    assert "item 3 is bad" in result.steps["m/item_pid[3]"].error.message
+    assert result.steps["m/item_pid[4]"].status is StepStatus.COMPLETED
+    keys = [task["key"] for task in stream.data]
+    # 100 items on 2 threads: 4 batches a thread, not a task an item.
+    assert 1 < len(keys) <= 8, keys
+    assert all("item_pid[batch]" in str(key) for key in keys)
+
+
+def test_a_few_items_go_one_task_each(dask_client):
+    flow = Flow("m", [map_over(ds.item_pid, on_failure=FailureStrategy.IGNORE)])
+    with distributed.get_task_stream(client=dask_client) as stream:
+        flow.run(items=[1, 2], executor="dask")
+    keys = sorted(str(task["key"]) for task in stream.data)
+    assert len(keys) == 2
+    assert keys[0].startswith("m/item_pid[0]-")  # the address names the Dask task
+
+
+# -- the pipeline around each attempt -------------------------------------------------
+
+
+def test_retries_back_off_with_the_seeded_jitter_of_every_executor(dask_client, tmp_path):
+    delays = {}
+    for executor in ("threaded", "dask"):
+
+        class Retries:
+            def __init__(self):
+                self.delays = []
+
+            @hookimpl
+            def step_retry(self, address, attempt, error, delay):
+                self.delays.append((address, attempt, type(error).__name__, delay))
+
+        retries = Retries()
+        log = tmp_path / f"{executor}.log"
+        result = Flow("r", [ds.flaky]).run(
+            log=str(log), executor=executor, seed=7, plugins=[retries]
+        )
+        assert result["flaky"] == 3
+        assert result.steps["r/flaky"].attempts == 3
+        delays[executor] = retries.delays
+    assert delays["dask"] == delays["threaded"]
+    assert len(delays["dask"]) == 2
+
+
+def test_checkpoints_and_resume_with_a_store(dask_client, tmp_path):
+    store = SQLiteStateBackend(tmp_path / "state.db")
+    log = tmp_path / "calls.log"
+    Path(str(log) + ".fail").write_text("")
+    flow = ds.resumable_flow()
+    with pytest.raises(StepFailed) as info:
+        flow.run(log=str(log), executor="dask", store=store)
+    state_id = info.value.result.state_id
+    stored = store.load(state_id)
+    assert [e.address for e in stored.events] == ["resumable/counted", "resumable/fails_once"]
+    Path(str(log) + ".fail").unlink()
+    resumed = flow.resume(state_id, store=store, executor="dask")
+    assert resumed["fails_once"] == 1
+    assert resumed.steps["resumable/counted"].status is StepStatus.REPLAYED
+    assert log.read_text().split() == ["counted"]  # not called again
+
+
+def test_get_executor_works_as_a_plain_executor(dask_client):
+    pool = dask_client.get_executor()
+    assert steps.chain_flow().run(n=4, executor=pool)["total"] == 12
+    fan = ds.fan_out().run(n=1, executor=pool)
+    assert fan["nap_a"][2] != os.getpid()
+
+    @step
+    def local(n):
+        return n
+
+    with pytest.raises(StepFailed) as info:
+        Flow("p", [local]).run(n=1, executor=pool)
+    assert isinstance(info.value.cause, StepNotPicklable)
+    assert "step 'p/local'" in str(info.value.cause)
+
+
+@pytest.mark.parametrize("chained", [False, True], ids=["sent", "chained"])
+def test_a_killed_worker_is_survived(dask_client, tmp_path, chained):
+    log = tmp_path / "calls.log"
+    marker = Path(str(log) + ".pid")
+    killed = []
+
+    def kill_when_started():
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        pid = int(marker.read_text())
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    killer = threading.Thread(target=kill_when_started)
+    killer.start()
+    result = ds.killed_worker_flow(chained).run(log=str(log), executor="dask")
+    killer.join()
+    assert killed, "the step never started"
+    assert result["killable"] == 7
+    assert result.steps["survive/killable"].status is StepStatus.COMPLETED
+    assert result.steps["survive/counted"].output == str(log)
+    if chained:
+        # The chained step's input lived on the killed worker only: Dask computes
+        # it again there (the client keeps the first result). docs/scaling.md says so.
+        assert log.read_text().split() in (["counted"], ["counted", "counted"])
+    else:
+        # Its input came from the client: nothing completed is computed again.
+        assert log.read_text().split() == ["counted"]
+    dask_client.wait_for_workers(2, timeout=30)  # the nanny brought a worker back
