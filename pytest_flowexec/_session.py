@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MODES = ("none", "once", "new", "rewrite")
 FROZEN_TIME = "2024-01-01T00:00:00+00:00"
+_REAL_TIME_MODULES = ["distributed", "tornado"]
+"""Modules that keep real time while steps see frozen time: Dask's client machinery
+(its event loop, heartbeats and timeouts run in this process)."""
 """Where time stands in a new recording's tests (the recording keeps its own)."""
 
 
@@ -146,8 +149,13 @@ class TestRun:
 
                 random.seed(self.seed)
                 # The engine's own clocks stay real (executor._clock); the steps see
-                # frozen time. real_asyncio: event loops keep real time.
-                stack.enter_context(freezegun.freeze_time(self.frozen_time, real_asyncio=True))
+                # frozen time. real_asyncio: event loops keep real time. A Dask client
+                # runs its own event loop (tornado) in this process: frozen, it hangs.
+                stack.enter_context(
+                    freezegun.freeze_time(
+                        self.frozen_time, real_asyncio=True, ignore=_REAL_TIME_MODULES
+                    )
+                )
             yield
 
     def finish(self, stats: Stats) -> list[str]:
