@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_cache, bench_composites, bench_core, bench_plugin, bench_state
+from benchmarks import (
+    bench_cache,
+    bench_composites,
+    bench_core,
+    bench_dask,
+    bench_plugin,
+    bench_state,
+)
 from benchmarks._harness import report
 
 SUITES = {
@@ -18,6 +25,7 @@ SUITES = {
     "composites": bench_composites.run,
     "state": bench_state.run,
     "plugin": bench_plugin.run,
+    "dask": bench_dask.run,
 }
 
 
