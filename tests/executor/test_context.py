@@ -4,8 +4,6 @@ import threading
 import time
 
 import pytest
-
-from tests.conftest import ALL_EXECUTORS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +17,7 @@ from executor import (
     step,
 )
 from executor._context import fields_of, isolated_copy, merge_contexts
+from tests.conftest import ALL_EXECUTORS
 from tests.executor import composite_steps as cs
 
 

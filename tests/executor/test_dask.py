@@ -72,11 +72,11 @@ def test_without_distributed_the_error_names_the_extra(monkeypatch):
 
 
 def test_dask_options_are_checked(dask_client):
-    with pytest.raises(FlowDefinitionError, match='are for executor="dask", not \'threaded\''):
+    with pytest.raises(FlowDefinitionError, match="are for executor=\"dask\", not 'threaded'"):
         ExecutorCore(executor="threaded", dask_client=dask_client)
     with pytest.raises(FlowDefinitionError, match="not both"):
         ExecutorCore(executor="dask", dask_client=dask_client, dask_address="tcp://x:1")
-    with pytest.raises(FlowDefinitionError, match="must be a distributed.Client"):
+    with pytest.raises(FlowDefinitionError, match=r"must be a distributed\.Client"):
         ExecutorCore(executor="dask", dask_client="tcp://x:1")
 
 
@@ -149,9 +149,7 @@ def test_a_step_that_needs_a_cache_lookup_waits_for_the_client(dask_client, tmp_
     slow = SlowClient(delay=0.5)
     from executor.cache import MemoryCache
 
-    result = ds.cached_stamp_chain().run(
-        n=1, executor="dask", plugins=[slow], cache=MemoryCache()
-    )
+    result = ds.cached_stamp_chain().run(n=1, executor="dask", plugins=[slow], cache=MemoryCache())
     stamps = result["after_cached"]
     # The cached step starts only after the client looked its key up, which it does
     # once it took stamp1's end in: the fallback is one step at a time.

@@ -2,8 +2,6 @@ import time
 
 import pytest
 
-from tests.conftest import ALL_EXECUTORS
-
 from executor import (
     FailureStrategy,
     Flow,
@@ -16,6 +14,7 @@ from executor import (
     record_usage,
     step,
 )
+from tests.conftest import ALL_EXECUTORS
 from tests.executor import composite_steps as cs
 from tests.executor import steps
 
