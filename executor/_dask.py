@@ -89,9 +89,9 @@ class DaskSession:
                 elif self._address is not None:
                     self._client = distributed.Client(self._address)
                 else:
-                    # No dashboard: a cluster that lives for one run is not watched,
-                    # and the dashboard's port could clash with a running one.
-                    self._cluster = distributed.LocalCluster(processes=True, dashboard_address=None)
+                    # The dashboard on a free port: Dask's 8787 may be another
+                    # cluster's (Dask would warn and move).
+                    self._cluster = distributed.LocalCluster(processes=True, dashboard_address=":0")
                     self._client = distributed.Client(self._cluster)
             return self._client
 

@@ -216,8 +216,12 @@ class FuturesDispatcher:
         self._executor = executor
         self._owned = owned
         self.capacity = capacity
-        # Dask's client.get_executor() sends calls to other processes too.
-        self._pickled = isinstance(executor, ProcessPoolExecutor) or is_dask_executor(executor)
+        # Dask's client.get_executor() sends calls to other processes too. Dask
+        # names a task by its arguments unless told it is impure: a retry, the same
+        # payload again, would get the failed attempt's result back.
+        dask = is_dask_executor(executor)
+        self._pickled = dask or isinstance(executor, ProcessPoolExecutor)
+        self._extra: dict[str, Any] = {"pure": False} if dask else {}
         self._futures: dict[int, Future[Any]] = {}
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._pickled_tasks: dict[int, Task] = {}
@@ -231,7 +235,7 @@ class FuturesDispatcher:
                 self._track(token, failed_future(StepNotPicklable(task.address, what, error)))
                 return
             self._pickled_tasks[token] = task
-            self._track(token, self._executor.submit(run_pickled, payload))
+            self._track(token, self._executor.submit(run_pickled, payload, **self._extra))
         else:
             self._track(token, self._executor.submit(task))
 

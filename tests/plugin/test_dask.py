@@ -1,8 +1,9 @@
-"""The plugin with flows on executor="dask": replay, and flow_mock's stubs.
+"""The plugin with flows on executor="dask": record/replay, and flow_mock's stubs.
 
 The inner test sessions connect to the outer session's cluster by its address;
 the app module reaches the workers with ``client.upload_file`` (Dask's way to ship
-a module that is not installed on the cluster).
+a module that is not installed on the cluster). One inner project, two sessions
+(record, then replay): inner sessions that import Dask are what costs here.
 """
 
 import pytest
@@ -29,10 +30,13 @@ import os
 import distributed
 import pytest
 import dask_app
+from executor import StepFailed
+
+ADDRESS = "{address}"
 
 @pytest.fixture
 def client():
-    with distributed.Client("{address}") as client:
+    with distributed.Client(ADDRESS) as client:
         client.upload_file(dask_app.__file__)
         yield client
 
@@ -40,42 +44,24 @@ def test_report(client):
     result = dask_app.report.run(url="https://example.org", executor="dask", dask_client=client)
     assert result["parse"] == 19
     print("ran in", "client" if result["fetch"]["pid"] == os.getpid() else "worker")
+
+def test_stubs_stay_in_the_test_process(flow_mock):
+    flow_mock.stub("parse", return_value=0)
+    with pytest.raises(StepFailed, match="flow_mock stubs live in the test process"):
+        dask_app.report.run(url="u", executor="dask", dask_address=ADDRESS)
+    assert dask_app.report.run(url="u", executor="threaded")["parse"] == 0
 """
 
 
-@pytest.fixture
-def app(pytester, dask_client):
+def test_runs_on_dask_are_recorded_replayed_and_never_take_stubs(run, pytester, dask_client):
     pytester.makepyfile(dask_app=DASK_APP)
     pytester.makepyfile(test_app=TESTS.format(address=dask_client.scheduler.address))
-
-
-def test_runs_on_dask_are_recorded_then_replayed_without_the_cluster(run, pytester, app):
     result = run("--flow-record-mode=once", "-s")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     if not run.xdist:  # xdist swallows the test's output
         result.stdout.fnmatch_lines(["*ran in worker*"])
     recording = pytester.path / "fixtures" / "recordings" / "test_app" / "test_report.json"
-    assert recording.exists()
-    replayed = run("--flow-replay")
+    assert '"report/fetch"' in recording.read_text()
+    replayed = run("--flow-replay", "-k", "test_report")
     replayed.assert_outcomes(passed=1)
     replayed.stdout.fnmatch_lines(["*replayed 2*mismatched 0*unused 0*"])
-
-
-def test_stubs_are_refused_on_dask_as_on_processes(run, pytester, dask_client):
-    pytester.makepyfile(dask_app=DASK_APP)
-    pytester.makepyfile(
-        test_app=f"""
-        import pytest
-        import dask_app
-        from executor import StepFailed
-
-        def test_stubbed(flow_mock):
-            flow_mock.stub("parse", return_value=0)
-            with pytest.raises(StepFailed, match="flow_mock stubs live in the test process"):
-                dask_app.report.run(
-                    url="u", executor="dask", dask_address="{dask_client.scheduler.address}"
-                )
-            assert dask_app.report.run(url="u", executor="threaded")["parse"] == 0
-        """
-    )
-    run().assert_outcomes(passed=1)
