@@ -145,3 +145,38 @@ def fails_once(counted: str) -> int:
 
 def resumable_flow() -> Flow:
     return Flow("resumable", [counted, fails_once])
+
+
+@step(retry=Retry(attempts=3, backoff=0.01))
+def flaky_mid(counted: str) -> int:
+    """Fails on its first two attempts (counted in ``counted + '.mid'``)."""
+    _note(counted + ".mid", "attempt")
+    attempts = len(Path(counted + ".mid").read_text().split())
+    if attempts < 3:
+        raise ConnectionError(f"attempt {attempts} failed")
+    return attempts
+
+
+@step
+def after_mid(flaky_mid: int, counted: str) -> int:
+    _note(counted, "after")
+    return flaky_mid * 10
+
+
+@step
+def broken(counted: str) -> int:
+    raise ValueError("broken for good")
+
+
+@step
+def after_broken(broken: int, counted: str) -> int:
+    _note(counted, "after")
+    return broken
+
+
+def retried_chain() -> Flow:
+    return Flow("retried", [counted, flaky_mid, after_mid])
+
+
+def broken_chain() -> Flow:
+    return Flow("broken", [counted, broken, after_broken])

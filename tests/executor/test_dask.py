@@ -255,6 +255,28 @@ def test_retries_back_off_with_the_seeded_jitter_of_every_executor(dask_client, 
     assert len(delays["dask"]) == 2
 
 
+def test_a_step_chained_behind_a_retried_one_runs_once_on_the_last_attempt(dask_client, tmp_path):
+    log = tmp_path / "calls.log"
+    result = ds.retried_chain().run(log=str(log), executor="dask")
+    assert result["after_mid"] == 30
+    assert result.steps["retried/flaky_mid"].attempts == 3
+    assert log.read_text().split() == ["counted", "after"]
+
+
+@pytest.mark.parametrize("on_failure", ["stop", "continue"])
+def test_a_step_chained_behind_a_failed_one_never_runs(dask_client, tmp_path, on_failure):
+    log = tmp_path / "calls.log"
+    if on_failure == "stop":
+        with pytest.raises(StepFailed) as info:
+            ds.broken_chain().run(log=str(log), executor="dask")
+        result = info.value.result
+    else:
+        result = ds.broken_chain().run(log=str(log), executor="dask", on_failure="continue")
+    assert result.steps["broken/broken"].status is StepStatus.FAILED
+    assert result.steps["broken/after_broken"].status is StepStatus.SKIPPED
+    assert log.read_text().split() == ["counted"]
+
+
 def test_checkpoints_and_resume_with_a_store(dask_client, tmp_path):
     store = SQLiteStateBackend(tmp_path / "state.db")
     log = tmp_path / "calls.log"
