@@ -94,10 +94,12 @@ class Chains:
                 # behind it yet: Dask puts a task where its inputs are, so steps
                 # chained side by side behind one would queue on its worker. The
                 # others go once the client has the output, free to go anywhere.
+                live = self._live
                 if (
                     len(sources) != waits[dependent]
-                    or not sources.issubset(self._live)
+                    or not sources.issubset(live)
                     or any(source in self._behind for source in sources)
+                    or not all(self._chainer.follows(live[source]) for source in sources)
                 ):
                     continue
                 upstream = [

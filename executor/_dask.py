@@ -186,6 +186,7 @@ class DaskDispatcher:
         """Token -> future of an attempt sent on its own, kept until the scheduler has
         taken its outcome: attempts chained behind it name it."""
         self._held: list[tuple[int, Task, bytes]] = []
+        self._held_tokens: set[int] = set()
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._ready: deque[tuple[int, Outcome]] = deque()
 
@@ -204,6 +205,12 @@ class DaskDispatcher:
         payload = self._payload(token, task)
         if payload is not None:
             self._held.append((token, task, payload))
+            self._held_tokens.add(token)
+
+    def follows(self, token: int) -> bool:
+        # Sent on its own, or held (then sent on its own by submit_after); not a
+        # batch member, not an attempt whose payload could not be made.
+        return token in self._futures or token in self._held_tokens
 
     def submit_after(self, token: int, task: Task, upstream: list[tuple[str, int]]) -> None:
         payload = self._payload(token, task)
@@ -248,6 +255,7 @@ class DaskDispatcher:
         held, self._held = self._held, []
         if not held:
             return
+        self._held_tokens.clear()
         client = self._client
         first = held[0][1].step
         if (
@@ -275,6 +283,9 @@ class DaskDispatcher:
         self._jobs[handle] = _Job(future, tokens, tasks)
         for token in tokens:
             self._job_of[token] = handle
+        self._watch(handle, future)
+
+    def _watch(self, handle: int, future: Any) -> None:
         done = self._done
         future.add_done_callback(lambda _: done.put(handle))
 
@@ -298,12 +309,19 @@ class DaskDispatcher:
     def _collect(self, handles: list[int]) -> None:
         finished = []
         for handle in handles:
-            job = self._jobs.pop(handle, None)
+            job = self._jobs.get(handle)
             if job is None:  # cancelled meanwhile
                 continue
+            status = "thread" if job.outcome is not None else job.future.status
+            if status in ("pending", "lost"):
+                # Its result was on a worker that died since: Dask computes it
+                # again, and this callback fires again when it is done.
+                self._watch(handle, job.future)
+                continue
+            del self._jobs[handle]
             if job.outcome is not None:
                 self._ready.append((job.tokens[0], job.outcome))
-            elif job.future.status == "finished":
+            elif status == "finished":
                 finished.append(job)
             else:
                 self._failed(job)

@@ -194,6 +194,10 @@ class Chainer(Protocol):
         ``task.inputs`` holds the other inputs. If an upstream attempt fails, the
         outcome reported for ``token`` is meaningless: the caller drops it."""
 
+    def follows(self, token: int) -> bool:
+        """Whether an attempt can be submitted behind ``token``'s (it has, or will
+        have, a task of its own whose output can be named)."""
+
     def release(self, token: int) -> None:
         """The caller is done with ``token``'s attempt: nothing will be chained behind
         it any more (its outcome was taken, or it was dropped)."""

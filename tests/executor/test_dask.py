@@ -277,6 +277,16 @@ def test_a_step_chained_behind_a_failed_one_never_runs(dask_client, tmp_path, on
     assert log.read_text().split() == ["counted"]
 
 
+def test_nothing_is_chained_behind_a_step_that_could_not_be_sent(dask_client):
+    @step
+    def load(n):  # a closure: it cannot be pickled by reference
+        return [n]
+
+    result = Flow("p", [load, steps.double]).run(n=1, executor="dask", on_failure="continue")
+    assert isinstance(result.steps["p/load"].exception, StepNotPicklable)
+    assert result.steps["p/double"].status is StepStatus.SKIPPED
+
+
 def test_checkpoints_and_resume_with_a_store(dask_client, tmp_path):
     store = SQLiteStateBackend(tmp_path / "state.db")
     log = tmp_path / "calls.log"
