@@ -180,3 +180,10 @@ def retried_chain() -> Flow:
 
 def broken_chain() -> Flow:
     return Flow("broken", [counted, broken, after_broken])
+
+
+@step(cache=CachePolicy())
+def cached_fetch(items: int, log: str) -> int:
+    _note(log, str(items))
+    time.sleep(0.05)  # long enough for the duplicates to be in flight together
+    return items * 10

@@ -287,6 +287,21 @@ def test_nothing_is_chained_behind_a_step_that_could_not_be_sent(dask_client):
     assert result.steps["p/double"].status is StepStatus.SKIPPED
 
 
+def test_identical_cached_calls_compute_once_and_are_looked_up_here(dask_client, tmp_path):
+    from executor.cache import MemoryCache
+
+    log = tmp_path / "calls.log"
+    cache = MemoryCache()
+    flow = Flow("sf", [map_over(ds.cached_fetch)])
+    result = flow.run(items=[1, 1, 2, 1, 2], log=str(log), cache=cache, executor="dask")
+    assert result["cached_fetch"] == [10, 10, 20, 10, 20]
+    assert sorted(log.read_text().split()) == ["1", "2"]  # single-flight across workers
+    statuses = [result.steps[f"sf/cached_fetch[{i}]"].status for i in range(5)]
+    assert statuses.count(StepStatus.CACHED) == 3
+    again = flow.run(items=[2], log=str(log), cache=cache, executor="dask")
+    assert again.steps["sf/cached_fetch[0]"].status is StepStatus.CACHED  # a client-side hit
+
+
 def test_checkpoints_and_resume_with_a_store(dask_client, tmp_path):
     store = SQLiteStateBackend(tmp_path / "state.db")
     log = tmp_path / "calls.log"
