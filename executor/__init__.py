@@ -11,19 +11,20 @@ Example:
 
 from executor._composites import (
     FailureStrategy,
-    LoopLimitReached,
     loop,
     map_over,
     parallel,
     when,
 )
-from executor._context import ContextConflict, MergeStrategy
+from executor._context import MergeStrategy
 from executor._core import ExecutorCore, OnFailure, StepExecutor
 from executor._errors import (
     CacheKeyError,
+    ContextConflict,
     FlowDefinitionError,
     FlowError,
     FlowInputError,
+    LoopLimitReached,
     MissingExtra,
     Pause,
     RemoteStepError,
@@ -49,6 +50,7 @@ from executor._retry import Retry
 from executor._stats import StepStats
 from executor._step import Step, StepParam, step
 from executor._version import __version__
+from executor.cache._policy import CachePolicy
 
 __all__ = [
     # defining work
@@ -56,6 +58,7 @@ __all__ = [
     "Step",
     "StepParam",
     "Retry",
+    "CachePolicy",
     "Flow",
     "RUN_OPTIONS",
     # composing steps

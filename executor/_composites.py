@@ -22,7 +22,14 @@ from executor._context import (
     isolated_copy,
     merge_contexts,
 )
-from executor._errors import FlowDefinitionError, FlowError, Pause, ReplayMismatch, StepFailed
+from executor._errors import (
+    FlowDefinitionError,
+    FlowError,
+    LoopLimitReached,
+    Pause,
+    ReplayMismatch,
+    StepFailed,
+)
 from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
 from executor._plan import Plan, independent_plan, item_plan
@@ -43,23 +50,6 @@ class FailureStrategy(enum.Enum):
     """Fail at the first failure and cancel what has not finished."""
     IGNORE = "ignore"
     """Finish everything; failed ones appear in the output as their StepResult."""
-
-
-class LoopLimitReached(FlowError):
-    """A loop ran ``max_iterations`` times without its ``until`` becoming true."""
-
-    def __init__(self, address: str, max_iterations: int, last: Any) -> None:
-        self.address = address
-        self.max_iterations = max_iterations
-        self.last = last
-        super().__init__(
-            f"step {address!r}: loop ran {max_iterations} iterations and until() never "
-            f"returned true (last output: {last!r:.200}); raise max_iterations, or pass "
-            f"stop_quietly=True to take the last output"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (LoopLimitReached, (self.address, self.max_iterations, None))
 
 
 def inner_error(failure: StepResult) -> BaseException:

@@ -13,27 +13,10 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from executor._errors import FlowError
+from executor._errors import ContextConflict
 
 MergeFunction = Callable[[Any, Mapping[str, Any]], Any]
 """``(parent, {branch: branch_context}) -> parent``; branches in declaration order."""
-
-
-class ContextConflict(FlowError):
-    """Two sibling branches changed one context field to different values."""
-
-    def __init__(self, address: str, field: str, branches: Sequence[str]) -> None:
-        self.address = address
-        self.field = field
-        self.branches = tuple(branches)
-        super().__init__(
-            f"step {address!r}: branches {', '.join(map(repr, self.branches))} both changed "
-            f"context field {field!r} to different values; give each branch its own field, "
-            f"or choose MergeStrategy.OVERWRITE or a merge function"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ContextConflict, (self.address, self.field, self.branches))
 
 
 class MergeStrategy(enum.Enum):

@@ -13,7 +13,7 @@ from executor import testing
 from executor._async_scheduler import run_async
 from executor._clock import Clock
 from executor._dask import DaskSession
-from executor._errors import FlowDefinitionError, StepFailed
+from executor._errors import FlowDefinitionError, run_failure
 from executor._executors import (
     EXECUTOR_NAMES,
     StepExecutor,
@@ -26,6 +26,7 @@ from executor._flow import Flow
 from executor._hooks import HookRelay
 from executor._limits import UsageLimits, UsageMeter
 from executor._nesting import drive_async, drive_sync
+from executor._plan import Plan
 from executor._recorder import Recorder
 from executor._results import FlowResult, RunStatus
 from executor._run import ON_FAILURE_CHOICES, RunState
@@ -179,7 +180,8 @@ class ExecutorCore:
         args = RunArgs(
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
-        return self._execute(args, self._recorder(args, store, metadata))
+        plan = self._check(args)  # before the store is written to
+        return self._execute(args, self._recorder(args, store, metadata), plan)
 
     async def arun(
         self,
@@ -219,7 +221,8 @@ class ExecutorCore:
         args = RunArgs(
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
-        return await self._aexecute(args, self._recorder(args, store, metadata))
+        plan = self._check(args)  # before the store is written to
+        return await self._aexecute(args, self._recorder(args, store, metadata), plan)
 
     def _recorder(
         self, args: RunArgs, store: StateStore | None, metadata: StateMetadata | None
@@ -233,14 +236,17 @@ class ExecutorCore:
         )
         return Recorder(store, state_id)
 
-    def _execute(self, args: RunArgs, recorder: Recorder | None) -> FlowResult:
-        """One run, recorded, replayed or validated as ``recorder`` says."""
+    def _execute(
+        self, args: RunArgs, recorder: Recorder | None, plan: Plan | None = None
+    ) -> FlowResult:
+        """One run, recorded, replayed or validated as ``recorder`` says; ``plan``
+        is what :meth:`_check` returned for ``args``, when the caller checked them."""
         if recorder is None:
             recorder = _tap(args.flow, args.inputs)
         if self.executor == "async":
-            result: FlowResult = run_coroutine(self._aexecute(args, recorder))
+            result: FlowResult = run_coroutine(self._aexecute(args, recorder, plan))
             return result
-        state = self._start(args, recorder)
+        state = self._start(args, recorder, plan)
         runtime = state.runtime
         try:
             if self.executor == "sequential":
@@ -255,15 +261,19 @@ class ExecutorCore:
             runtime.close()
         return self._end(state)
 
-    async def _aexecute(self, args: RunArgs, recorder: Recorder | None) -> FlowResult:
-        state = self._start(args, recorder)
+    async def _aexecute(
+        self, args: RunArgs, recorder: Recorder | None, plan: Plan | None = None
+    ) -> FlowResult:
+        state = self._start(args, recorder, plan)
         try:
             await run_async(state, state.runtime.width, state.runtime.threads())
         finally:
             state.runtime.close()
         return self._end(state)
 
-    def _start(self, args: RunArgs, recorder: Recorder | None) -> RunState:
+    def _check(self, args: RunArgs) -> Plan:
+        """Refuse a run that cannot start (a bad option, a missing or unknown input)
+        before anything is written; returns the plan the run will follow."""
         flow, limits, outputs = args.flow, args.limits, args.outputs
         if not isinstance(flow, Flow):
             raise TypeError(f"ExecutorCore.run needs a Flow, got {flow!r}")
@@ -276,8 +286,15 @@ class ExecutorCore:
         if isinstance(outputs, str):
             outputs = [outputs]
         plan = flow.plan(outputs)
+        flow.check_inputs(plan, args.inputs if args.inputs is not None else {})
+        return plan
+
+    def _start(self, args: RunArgs, recorder: Recorder | None, plan: Plan | None) -> RunState:
+        if plan is None:
+            plan = self._check(args)
+        flow = args.flow
         given = MappingProxyType(dict(args.inputs) if args.inputs is not None else {})
-        flow.check_inputs(plan, given)
+        limits = args.limits
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
         hooks = HookRelay((*self.plugins, *args.plugins))
         step_executor = self.step_executor
@@ -341,8 +358,6 @@ class ExecutorCore:
             failed = result.steps[state.addresses[state.first_failure]]
             cause = failed.exception
             assert cause is not None
-            address, attempts = failed.address, failed.attempts
-            while isinstance(cause, StepFailed):  # name the innermost failing address
-                address, attempts, cause = cause.address, cause.attempts, cause.cause
-            raise StepFailed(address, cause, result, attempts=attempts) from cause
+            failure = run_failure(failed.address, cause, result, attempts=failed.attempts)
+            raise failure from failure.cause
         return result

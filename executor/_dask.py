@@ -384,6 +384,9 @@ class DaskDispatcher:
             job.future.cancel()
         return True
 
+    def abandon(self, token: int) -> None:
+        self.cancel(token)  # Dask cannot stop a running task: it ends unobserved
+
     def close(self) -> None:
         self._send()
         jobs, self._jobs = list(self._jobs.values()), {}

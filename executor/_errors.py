@@ -6,7 +6,7 @@ step address (``"flow/step"``), the offending value, and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -106,11 +106,13 @@ class StepFailed(FlowError):
         self.result = result
         self.attempts = attempts
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        super().__init__(f"step {address!r} failed{tries}: {type(cause).__name__}: {cause}")
+        # Not super(): in the subclasses below the next class is the cause's type, whose
+        # constructor takes other arguments.
+        FlowError.__init__(self, f"step {address!r} failed{tries}: {type(cause).__name__}: {cause}")
 
     def __reduce__(self) -> tuple[type[StepFailed], tuple[str, BaseException]]:
         # The partial result stays behind when the error crosses a process line.
-        return (StepFailed, (self.address, self.cause))
+        return (type(self), (self.address, self.cause))
 
 
 class RemoteStepError(FlowError):
@@ -216,3 +218,96 @@ class ReplayMismatch(FlowError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ReplayMismatch, (self.address, self.reason, self.nearest))
+
+
+class LoopLimitReached(FlowError):
+    """A loop ran ``max_iterations`` times without its ``until`` becoming true."""
+
+    def __init__(self, address: str, max_iterations: int, last: Any) -> None:
+        self.address = address
+        self.max_iterations = max_iterations
+        self.last = last
+        super().__init__(
+            f"step {address!r}: loop ran {max_iterations} iterations and until() never "
+            f"returned true (last output: {last!r:.200}); raise max_iterations, or pass "
+            f"stop_quietly=True to take the last output"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LoopLimitReached, (self.address, self.max_iterations, None))
+
+
+class ContextConflict(FlowError):
+    """Two sibling branches changed one context field to different values."""
+
+    def __init__(self, address: str, field: str, branches: Sequence[str]) -> None:
+        self.address = address
+        self.field = field
+        self.branches = tuple(branches)
+        super().__init__(
+            f"step {address!r}: branches {', '.join(map(repr, self.branches))} both changed "
+            f"context field {field!r} to different values; give each branch its own field, "
+            f"or choose MergeStrategy.OVERWRITE or a merge function"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ContextConflict, (self.address, self.field, self.branches))
+
+
+class StepFailedOnLoopLimit(StepFailed, LoopLimitReached):
+    """The run stopped because a loop reached ``max_iterations``.
+
+    Both a :class:`StepFailed` (``address``, ``cause``, ``result``) and a
+    :class:`LoopLimitReached` (``max_iterations``, ``last``), so ``except
+    LoopLimitReached`` and ``except StepFailed`` both catch it.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        cause: LoopLimitReached,
+        result: FlowResult | None = None,
+        *,
+        attempts: int = 1,
+    ) -> None:
+        StepFailed.__init__(self, address, cause, result, attempts=attempts)
+        self.max_iterations = cause.max_iterations
+        self.last = cause.last
+
+
+class StepFailedOnContextConflict(StepFailed, ContextConflict):
+    """The run stopped because parallel branches changed one context field differently.
+
+    Both a :class:`StepFailed` and a :class:`ContextConflict` (``field``, ``branches``),
+    so ``except ContextConflict`` and ``except StepFailed`` both catch it.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        cause: ContextConflict,
+        result: FlowResult | None = None,
+        *,
+        attempts: int = 1,
+    ) -> None:
+        StepFailed.__init__(self, address, cause, result, attempts=attempts)
+        self.field = cause.field
+        self.branches = cause.branches
+
+
+def run_failure(
+    address: str, cause: BaseException, result: FlowResult, *, attempts: int
+) -> StepFailed:
+    """The error a run raises for its first failed step.
+
+    Names the innermost failing address (a composite's failure wraps its nested
+    step's); an engine error a user catches by its own type (a loop limit, a context
+    conflict) comes as a StepFailed that is also an instance of that type.
+    """
+    while isinstance(cause, StepFailed):
+        address, attempts, cause = cause.address, cause.attempts, cause.cause
+    if isinstance(cause, LoopLimitReached):
+        return StepFailedOnLoopLimit(address, cause, result, attempts=attempts)
+    if isinstance(cause, ContextConflict):
+        return StepFailedOnContextConflict(address, cause, result, attempts=attempts)
+    return StepFailed(address, cause, result, attempts=attempts)

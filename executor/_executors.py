@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import multiprocessing
 import os
 import pickle
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import (
@@ -24,10 +24,12 @@ from concurrent.futures import (
     Future,
     ProcessPoolExecutor,
 )
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from executor._errors import FlowDefinitionError, RemoteStepError, StepNotPicklable
 from executor._limits import _SCOPE, Collector, Scope, UsageMeter, scoped
+from executor._processes import ProcessPool
 from executor._step import Step
 
 EXECUTOR_NAMES = ("sequential", "threaded", "async", "parallel", "dask")
@@ -181,6 +183,10 @@ class Dispatcher(Protocol):
     def cancel(self, token: int) -> bool:
         """Cancel an attempt that has not started; ``True`` if it never will."""
 
+    def abandon(self, token: int) -> None:
+        """Give up on an attempt that ran out of time: cancel it, or stop it where
+        it runs when the executor can (a process); its outcome is never reported."""
+
     def close(self) -> None:
         """Release workers; attempts still running are left to finish on their own."""
 
@@ -208,7 +214,9 @@ class FuturesDispatcher:
 
     For a process pool, each call is pickled here, in the parent, and its result
     in the child, so that a value that cannot cross the process line is reported
-    precisely (:class:`StepNotPicklable`) instead of as a broken pool.
+    precisely (:class:`StepNotPicklable`) instead of as a broken pool. On the
+    engine's own pool (:class:`ProcessPool`) an abandoned attempt's process is
+    terminated, and the calls that replacing the pool interrupted are sent again.
     """
 
     runs_lone_steps_inline = False  # a process pool or a user's executor: keep to it
@@ -224,11 +232,14 @@ class FuturesDispatcher:
         # names a task by its arguments unless told it is impure: a retry, the same
         # payload again, would get the failed attempt's result back.
         dask = is_dask_executor(executor)
-        self._pickled = dask or isinstance(executor, ProcessPoolExecutor)
+        self._pickled = dask or isinstance(executor, (ProcessPoolExecutor, ProcessPool))
         self._extra: dict[str, Any] = {"pure": False} if dask else {}
+        self._processes = executor if isinstance(executor, ProcessPool) else None
         self._futures: dict[int, Future[Any]] = {}
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._pickled_tasks: dict[int, Task] = {}
+        self._generations: dict[int, int] = {}  # token -> the ProcessPool generation
+        self._abandoned: set[int] = set()
 
     def submit(self, token: int, task: Task) -> None:
         if self._pickled:
@@ -239,7 +250,13 @@ class FuturesDispatcher:
                 self._track(token, failed_future(StepNotPicklable(task.address, what, error)))
                 return
             self._pickled_tasks[token] = task
-            self._track(token, self._executor.submit(run_pickled, payload, **self._extra))
+            if self._processes is not None:
+                future, self._generations[token] = self._processes.submit_counted(
+                    run_pickled, payload
+                )
+                self._track(token, future)
+            else:
+                self._track(token, self._executor.submit(run_pickled, payload, **self._extra))
         else:
             self._track(token, self._executor.submit(task))
 
@@ -266,25 +283,51 @@ class FuturesDispatcher:
         future.add_done_callback(report)
 
     def next_done(self, timeout: float | None) -> tuple[int, Outcome] | None:
-        try:
-            token = self._done.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        future = self._futures.pop(token)
-        task = self._pickled_tasks.pop(token, None)
-        try:
-            value = future.result()
-        except CancelledError as error:
-            return token, Outcome(None, error)
-        except Exception as error:
-            return token, Outcome(None, error)
-        if task is None:
-            return token, Outcome(value)
-        return token, unpickle_outcome(task.address, value, task.returns_context)
+        due = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                left = None if due is None else max(due - time.monotonic(), 0.0)
+                token = self._done.get(timeout=left)
+            except queue.Empty:
+                return None
+            future = self._futures.pop(token)
+            task = self._pickled_tasks.pop(token, None)
+            generation = self._generations.pop(token, None)
+            try:
+                value = future.result()
+            except CancelledError as error:
+                return token, Outcome(None, error)
+            except BrokenProcessPool as error:
+                if token in self._abandoned:
+                    self._abandoned.discard(token)
+                    return token, Outcome(None, error)  # nobody waits for it any more
+                if (
+                    task is not None
+                    and self._processes is not None
+                    and generation is not None
+                    and generation < self._processes.generation
+                ):
+                    self.submit(token, task)  # interrupted by a replacement: again
+                    continue
+                return token, Outcome(None, error)
+            except Exception as error:
+                return token, Outcome(None, error)
+            self._abandoned.discard(token)
+            if task is None:
+                return token, Outcome(value)
+            return token, unpickle_outcome(task.address, value, task.returns_context)
 
     def cancel(self, token: int) -> bool:
         future = self._futures.get(token)
         return future is not None and future.cancel()
+
+    def abandon(self, token: int) -> None:
+        if self.cancel(token):
+            return
+        generation = self._generations.get(token)
+        if self._processes is not None and generation is not None:
+            self._abandoned.add(token)
+            self._processes.retire(generation)
 
     def close(self) -> None:
         if self._owned:
@@ -380,9 +423,7 @@ def make_pool(executor: str, width: int) -> Executor:
     """A new process pool for ``"parallel"``, ``width`` workers wide (``"threaded"``
     has the engine's own worker pool, in ``_threads``)."""
     if executor == "parallel":
-        # spawn: the same behaviour on every platform, and safe in a threaded parent.
-        context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(max_workers=width, mp_context=context)
+        return ProcessPool(width)
     raise FlowDefinitionError(unknown_executor(executor))
 
 

@@ -192,6 +192,8 @@ class Flow:
         Raises:
             StateNotFound: no such state.
             StateCorrupted: the stored run cannot be read.
+            FlowInputError: an input is missing or unknown (a typo in ``inputs=``);
+                checked before anything is written, so the stored run is unchanged.
         """
         from executor._core import ExecutorCore
         from executor._recovery import resume

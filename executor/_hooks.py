@@ -44,11 +44,12 @@ class LifecycleSpec:
 
     @hookspec
     def flow_start(self, flow: str, inputs: Mapping[str, Any], seed: int) -> None:
-        """A run of ``flow`` begins with ``inputs`` (read-only)."""
+        """A run of the flow named ``flow`` (a str, not the Flow) begins with ``inputs``
+        (read-only)."""
 
     @hookspec
     def flow_end(self, flow: str, result: FlowResult) -> None:
-        """A run ended (completed or failed) with ``result``."""
+        """A run of the flow named ``flow`` ended (completed or failed) with ``result``."""
 
     @hookspec
     def step_start(self, address: str, step: Step[..., Any], inputs: Mapping[str, Any]) -> None:

@@ -135,24 +135,29 @@ class UsageMeter:
             self._totals["steps"] = steps
 
     def add(self, address: str, amounts: Mapping[str, float]) -> None:
-        """Add usage reported by the step at ``address``; raise if it goes over."""
+        """Add usage reported by the step at ``address``; raise if it went over.
+
+        The amounts are counted even when they go over a limit: that usage has
+        happened (money spent is spent), so the run's ``usage`` reports it; then
+        the step raises and the run stops.
+        """
+        for name in amounts:
+            if name in ("steps", "seconds"):
+                raise ValueError(
+                    f"step {address!r}: record_usage({name}=...): {name!r} is counted by "
+                    f"the engine; report your own counter under another name"
+                )
         limits = self.limits
         with self._lock:
             totals = self._totals
-            if limits is not None:
-                for name, amount in amounts.items():
-                    bound = limits.counters.get(name)
-                    after = totals.get(name, 0) + amount
-                    if bound is not None and after > bound:
-                        raise self._exceeded(address, name, bound, after)
-                self._check_time(address)
             for name, amount in amounts.items():
-                if name in ("steps", "seconds"):
-                    raise ValueError(
-                        f"step {address!r}: record_usage({name}=...): {name!r} is counted by "
-                        f"the engine; report your own counter under another name"
-                    )
                 totals[name] = totals.get(name, 0) + amount
+            if limits is not None:
+                for name in amounts:
+                    bound = limits.counters.get(name)
+                    if bound is not None and totals[name] > bound:
+                        raise self._exceeded(address, name, bound, totals[name])
+                self._check_time(address)
 
     def _check_time(self, address: str) -> None:
         assert self.limits is not None
@@ -201,8 +206,9 @@ def record_usage(**amounts: float) -> None:
 
     The run adds it to its totals (``FlowResult.usage``) and checks it against its
     :class:`UsageLimits` at once: going over raises :class:`UsageLimitExceeded` in
-    the step, which stops the run. Outside a run (a step called as a plain
-    function) this does nothing.
+    the step, which stops the run. The call that goes over is counted all the same
+    (every counter in it): usage that happened is reported. Outside a run (a step
+    called as a plain function) this does nothing.
     """
     for name, amount in amounts.items():
         if not _non_negative(amount):

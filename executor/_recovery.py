@@ -53,6 +53,19 @@ def resume(
     merged = {**state.inputs, **(inputs or {})}
     run_context = _context(state, context)
     replay = _reusable(state)
+    args = RunArgs(
+        flow,
+        merged,
+        run_context,
+        options.pop("outputs", None),
+        options.pop("on_failure", "stop"),
+        tuple(options.pop("plugins", ())),
+        options.pop("seed", None),
+        options.pop("cache", None),
+        options.pop("limits", None),
+    )
+    # A typo in inputs= must leave the stored run as it was: checked before writing.
+    plan = core._check(args)
     if resume_from is None:
         store.reopen_state(state_id, merged)
         first_seq = max((e.seq for e in state.events), default=-1) + 1
@@ -83,18 +96,7 @@ def resume(
             record_replayed=True,
             known=tuple(state.latest()),
         )
-    args = RunArgs(
-        flow,
-        merged,
-        run_context,
-        options.pop("outputs", None),
-        options.pop("on_failure", "stop"),
-        tuple(options.pop("plugins", ())),
-        options.pop("seed", None),
-        options.pop("cache", None),
-        options.pop("limits", None),
-    )
-    return core._execute(args, recorder)
+    return core._execute(args, recorder, plan)
 
 
 def validate(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from executor._errors import FlowError, StepFailed
+from executor._errors import FlowError, run_failure
 from executor._stats import StepStats, compute_stats
 
 
@@ -255,5 +255,6 @@ class FlowResult:
             cause = first.exception or RuntimeError(
                 first.error.message if first.error else "failed"
             )
-            raise StepFailed(first.address, cause, self, attempts=first.attempts)
+            error = run_failure(first.address, cause, self, attempts=first.attempts)
+            raise error from error.cause
         return self

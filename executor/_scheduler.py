@@ -235,7 +235,7 @@ def run_sync(state: RunState, dispatcher: Dispatcher, width: int) -> None:
             _, token = heapq.heappop(deadlines)
             expired = in_flight.pop(token, None)
             if expired is not None:
-                dispatcher.cancel(token)
+                dispatcher.abandon(token)  # on processes: its worker is terminated
                 node = nodes[expired.index]
                 failed(expired, state.timeout_error(node, expired.attempt), None)
     state.skip_unstarted()

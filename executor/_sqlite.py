@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from executor._newfiles import create_if_missing
+
 
 class Connections:
     """Per-thread connections to one SQLite file.
@@ -47,6 +49,7 @@ class Connections:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        create_if_missing(path)  # by us, with the umask's mode (SQLite caps it at 0644)
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection (opened, set up and checked on first use)."""

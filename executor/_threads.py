@@ -111,14 +111,17 @@ class ThreadDispatcher:
             return True
 
     def report(self, token: int, outcome: Outcome) -> None:
-        self._started.discard(token)
         self._done.put((token, outcome))
 
     def next_done(self, timeout: float | None) -> tuple[int, Outcome] | None:
         try:
-            return self._done.get(timeout=timeout)
+            done = self._done.get(timeout=timeout)
         except queue.Empty:
             return None
+        # Started until the scheduler has its outcome: a task that has ended but is
+        # not taken yet must not be "cancelled" (it ran; its outcome would be lost).
+        self._started.discard(done[0])
+        return done
 
     def cancel(self, token: int) -> bool:
         with self._lock:
@@ -127,6 +130,9 @@ class ThreadDispatcher:
                 self._cancelled.discard(token)
                 return False
             return True
+
+    def abandon(self, token: int) -> None:
+        self.cancel(token)  # a running thread cannot be stopped: it ends unobserved
 
     def close(self) -> None:
         pass  # the pool belongs to the run, which closes it

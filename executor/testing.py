@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from executor._errors import ReplayMismatch
 from executor._executors import StepExecutor
 from executor._limits import _SCOPE
+from executor._newfiles import temporary_beside
 
 __all__ = [
     "Interceptor",
@@ -30,6 +31,7 @@ __all__ = [
     "encode_value",
     "intercept",
     "intercepting",
+    "temporary_beside",
 ]
 
 

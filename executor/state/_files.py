@@ -5,7 +5,9 @@
 
 An event is committed when its line ends with a newline: a last line without
 one is a write cut short by a kill (the step in flight) and is left out, with a
-warning; any other damage is an error naming the file.
+warning; any other damage is an error naming the file. Before the first append to
+a run it did not create, a backend cuts such a line off, so that a resumed run's
+events never land on the end of it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from executor._newfiles import temporary_beside
 from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
 from executor.state._store import ArtifactBackend, StateStore
 
@@ -30,7 +32,7 @@ logger = logging.getLogger("executor.state")
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    handle, temporary = temporary_beside(path)  # the umask's mode, not mkstemp's 0600
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -79,6 +81,7 @@ class FileSystemStateBackend(StateStore):
         self.location = f"state folder {str(self.root)!r}"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._mended: set[str] = set()  # runs whose events file ends with a whole line
         super().__init__(codec=codec, artifacts=artifacts)
 
     def __repr__(self) -> str:
@@ -135,15 +138,42 @@ class FileSystemStateBackend(StateStore):
             },
         )
         (self._folder(state_id) / "events.jsonl").touch()
+        self._mended.add(state_id)
 
     def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
         line = f'{{"seq":{seq},"event":{body}}}\n'.encode()
         path = self._folder(state_id) / "events.jsonl"
+        if state_id not in self._mended:
+            self._mend(state_id, path)
         handle = os.open(path, os.O_WRONLY | os.O_APPEND)
         try:
-            os.write(handle, line)  # one write of a whole line: appended as a unit
+            written = os.write(handle, line)  # one write of a whole line: appended as a unit
         finally:
             os.close(handle)
+        if written != len(line):  # a full disk: the next append cuts the torn line off
+            self._mended.discard(state_id)
+            raise OSError(f"{path}: only {written} of {len(line)} bytes of an event written")
+
+    def _mend(self, state_id: str, path: Path) -> None:
+        """Cut off a last line without a newline: an event whose write was cut short
+        by a kill. Loading leaves it out already; appending after it would glue the
+        next event onto it and damage the file for good."""
+        with self._lock:
+            if state_id in self._mended:
+                return
+            with open(path, "r+b") as file:
+                size = file.seek(0, os.SEEK_END)
+                whole = _end_of_last_line(file, size)
+                if whole != size:
+                    logger.warning(
+                        "state %s: cut off the last event in %s, whose write was cut "
+                        "short (the process was killed while writing it); its step runs "
+                        "again",
+                        state_id,
+                        path,
+                    )
+                    file.truncate(whole)
+            self._mended.add(state_id)
 
     def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
         with self._lock:
@@ -214,3 +244,17 @@ class FileSystemStateBackend(StateStore):
 
     def _delete(self, state_id: str) -> None:
         shutil.rmtree(self._folder(state_id), ignore_errors=True)
+        self._mended.discard(state_id)
+
+
+def _end_of_last_line(file: BinaryIO, size: int) -> int:
+    """The offset just after the last newline of ``file`` (0 when there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        file.seek(start)
+        cut = file.read(end - start).rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        end = start
+    return 0

@@ -195,8 +195,14 @@ class SQLiteStateBackend(StateStore):
     def _summaries(self) -> Iterable[StateSummary]:
         connection = self._connection()
         tags: dict[str, list[str]] = {}
-        for state_id, tag in connection.execute("SELECT state_id, tag FROM state_tags"):
-            tags.setdefault(state_id, []).append(tag)
+        try:
+            for state_id, tag in connection.execute("SELECT state_id, tag FROM state_tags"):
+                tags.setdefault(state_id, []).append(tag)
+            rows = connection.execute(
+                "SELECT state_id, flow, status, created_at, updated_at, parent_state_id FROM states"
+            ).fetchall()
+        except sqlite3.DatabaseError as error:  # damaged pages: name the file, as load does
+            raise StateCorrupted(self.location, None, f"unreadable ({error})") from None
         return [
             StateSummary(
                 state_id=sid,
@@ -207,9 +213,7 @@ class SQLiteStateBackend(StateStore):
                 tags=tuple(sorted(tags.get(sid, ()))),
                 parent_state_id=parent,
             )
-            for sid, flow, status, created, updated, parent in connection.execute(
-                "SELECT state_id, flow, status, created_at, updated_at, parent_state_id FROM states"
-            )
+            for sid, flow, status, created, updated, parent in rows
         ]
 
     def _delete(self, state_id: str) -> None:

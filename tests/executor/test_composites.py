@@ -1,4 +1,5 @@
 import os
+import pickle
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -226,6 +227,33 @@ def test_loop_limit_is_a_clear_error_unless_quiet():
         ],
     )
     assert quiet.run(value=0)["count"] == 3
+
+
+def test_documented_except_loop_limit_reached_catches_the_run_error(executor):
+    # docs/composites.md: "Reaching max_iterations raises LoopLimitReached". The run's
+    # error is a StepFailed that is also a LoopLimitReached, so both forms catch it,
+    # also when the loop sits inside another composite.
+    inner = loop(cs.increment, until=lambda v: False, max_iterations=3, name="count")
+    for flow in (Flow("l", [inner]), Flow("outer", [Flow("l", [inner]).as_step("sub")])):
+        with pytest.raises(LoopLimitReached) as info:  # what `except LoopLimitReached` sees
+            flow.run(value=0, executor=executor)
+        error = info.value
+        assert isinstance(error, StepFailed)
+        assert error.address in ("l/count", "outer/sub/count")
+        assert (error.max_iterations, error.last) == (3, 3)
+        assert isinstance(error.cause, LoopLimitReached)
+        assert error.result.steps[error.address].status is StepStatus.FAILED
+
+
+def test_loop_limit_error_pickles_as_itself_and_comes_from_raise_for_status():
+    flow = Flow("l", [loop(cs.increment, until=lambda v: False, max_iterations=2, name="count")])
+    result = flow.run(value=0, on_failure="continue")
+    with pytest.raises(LoopLimitReached) as info:
+        result.raise_for_status()
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is type(info.value)
+    assert isinstance(copy, StepFailed) and copy.address == "l/count"
+    assert copy.max_iterations == 2 and "loop ran 2 iterations" in str(copy)
 
 
 def test_loop_feed_must_be_clear():

@@ -13,6 +13,7 @@ from executor import (
     Flow,
     MergeStrategy,
     StepFailed,
+    StepStatus,
     parallel,
     step,
 )
@@ -89,6 +90,24 @@ def test_conflicting_changes_name_field_and_branches(executor):
     assert isinstance(cause, ContextConflict)
     assert cause.field == "shared" and cause.branches == ("first", "second")
     assert "branches 'first', 'second' both changed context field 'shared'" in str(cause)
+
+
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async"])
+def test_documented_except_context_conflict_catches_the_run_error(executor):
+    flow = Flow(
+        "c",
+        [
+            parallel(
+                "p", {"first": cs.clash_a, "second": cs.clash_b}, merge=MergeStrategy.CONTEXT_UPDATE
+            )
+        ],
+    )
+    with pytest.raises(ContextConflict) as info:  # what `except ContextConflict` sees
+        flow.run(context={"shared": None}, executor=executor)
+    conflict = info.value
+    assert (conflict.field, conflict.branches) == ("shared", ("first", "second"))
+    assert isinstance(conflict, StepFailed) and conflict.address == "c/p"
+    assert conflict.result.steps["c/p"].status is StepStatus.FAILED
 
 
 def test_same_change_in_two_branches_is_no_conflict():

@@ -1,8 +1,10 @@
+import typing
 from types import ModuleType
 
 import pytest
 
 import executor
+import executor.cache
 
 
 def test_public_names_are_pinned():
@@ -20,6 +22,7 @@ def test_public_names_are_pinned():
         "Step",
         "StepParam",
         "Retry",
+        "CachePolicy",
         "Flow",
         "RUN_OPTIONS",
         "parallel",
@@ -60,6 +63,19 @@ def test_public_names_are_pinned():
         "MissingExtra",
         "__version__",
     ]
+
+
+def test_everything_a_step_is_given_is_importable_from_executor():
+    # A user writing @step(retry=..., cache=...) imports the option types from one place.
+    option_types = set()
+    for function in (executor.step, executor.Step.with_options):
+        for name, hint in typing.get_type_hints(function).items():
+            if name != "return":
+                option_types |= {t for t in typing.get_args(hint) or (hint,) if isinstance(t, type)}
+    ours = {t for t in option_types if t.__module__.startswith("executor")}
+    assert {executor.Retry, executor.CachePolicy} <= ours
+    assert {t.__name__ for t in ours if getattr(executor, t.__name__, None) is not t} == set()
+    assert executor.CachePolicy is executor.cache.CachePolicy
 
 
 def test_errors_share_one_base():

@@ -110,3 +110,26 @@ def test_core_plugins_and_run_plugins_both_apply():
     first, second = Recorder(), Recorder()
     ExecutorCore(plugins=[first]).run(steps.chain_flow(), {"n": 1}, plugins=[second, first])
     assert first.events == second.events and len(first.events) == 8
+
+
+def test_usage_md_lists_every_hook_with_its_argument_types():
+    # The docs once said `flow_start(flow, ...)` and people took `flow` for a Flow: it is
+    # the flow's name. The table in docs/usage.md must match the hookspecs exactly.
+    import re
+    from pathlib import Path
+
+    from executor._hooks import LifecycleSpec
+
+    usage = (Path(__file__).resolve().parents[2] / "docs" / "usage.md").read_text()
+    documented = dict(re.findall(r"^\| `(\w+)\(([^)]*)\)` \|", usage, flags=re.M))
+    specs = {
+        name: ", ".join(
+            f"{param}: {annotation}"
+            for param, annotation in getattr(LifecycleSpec, name).__annotations__.items()
+            if param != "return"
+        )
+        for name in vars(LifecycleSpec)
+        if not name.startswith("_")
+    }
+    assert documented == specs
+    assert specs["flow_start"].startswith("flow: str")

@@ -38,10 +38,52 @@ def test_counters_never_slip_past_the_limit(executor):
         flow.run(
             items=list(range(12)), executor=executor, limits=UsageLimits(counters={"cost": 1.0})
         )
-    usage = info.value.result.usage
-    assert usage["cost"] == pytest.approx(1.0)  # 4 x 0.25 recorded, never a fifth
+    result = info.value.result
+    ended = [r for a, r in result.steps.items() if a.startswith("m/costly[")]
+    completed = [r for r in ended if r.status is StepStatus.COMPLETED]
+    over = [r for r in ended if isinstance(r.exception, UsageLimitExceeded)]
+    # No call that took the total over 1.0 completed: 4 x 0.25 did, never a fifth...
+    assert len(completed) == 4
+    assert over  # ...the fifth (and any running beside it) raised, and stopped the run
+    # ...and every call is reported, those that went over included (spent is spent).
+    # (On "async" a sync step whose task the stop cancelled may still run in its
+    # thread: its usage counts, though the step is reported CANCELLED.)
+    reported = 0.25 * (len(completed) + len(over))
+    if executor == "async":
+        assert result.usage["cost"] >= reported - 1e-9
+    else:
+        assert result.usage["cost"] == pytest.approx(reported)
     assert info.value.limit == "cost"
     assert info.value.address.startswith("m/costly[")
+
+
+@step
+def spend_a_tenth(n: int) -> int:
+    record_usage(cost=0.1, tokens=100)
+    return n
+
+
+@step
+def spend_again(spend_a_tenth: int) -> int:
+    record_usage(cost=0.1, tokens=50, calls=1)
+    return spend_a_tenth
+
+
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async", "parallel"])
+def test_the_call_that_goes_over_is_counted_then_the_run_stops(executor):
+    flow = Flow("spend", [spend_a_tenth, spend_again])
+    with pytest.raises(UsageLimitExceeded) as info:
+        flow.run(n=1, executor=executor, limits=UsageLimits(counters={"cost": 0.15}))
+    error = info.value
+    assert error.limit == "cost" and error.address == "spend/spend_again"
+    assert error.attempted == pytest.approx(0.2)
+    # Money already spent is reported, with every counter of that call.
+    for usage in (error.usage, error.result.usage):
+        assert usage["cost"] == pytest.approx(0.2)
+        assert usage["tokens"] == 150
+        assert usage["calls"] == 1
+    assert error.result.steps["spend/spend_again"].status is StepStatus.FAILED
+    assert "usage so far: calls=1, cost=0.2" in str(error)
 
 
 def test_limits_inside_ignoring_composites_still_stop_the_run():

@@ -1,0 +1,1 @@
+"""orders-report: turns order rows into a reviewed report with a flowexec flow."""

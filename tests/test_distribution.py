@@ -1,0 +1,110 @@
+"""What users get is the wheel, not the checkout: it must hold the whole package and
+declare everything the package imports when it runs."""
+
+import ast
+import shutil
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("executor", "pytest_flowexec")
+# Offline and fast: the dev extra brings a setuptools recent enough to build it.
+PIP_WHEEL = (sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation")
+
+
+def source_files(package: str) -> set[str]:
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in {".py", ".typed"}
+    }
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built from a copy of the sources, so the checkout is never written to
+    (no build/ or egg-info appears under a test run)."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [*PIP_WHEEL, "--wheel-dir", str(dist), str(src)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = dist.glob("flowexec-*.whl")
+    return built
+
+
+def test_the_wheel_holds_every_module_of_both_packages(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = set(archive.namelist())
+    expected = set().union(*(source_files(package) for package in PACKAGES))
+    assert {"executor/cache/__init__.py", "executor/state/__init__.py"} <= expected
+    assert sorted(expected - shipped) == []
+
+
+def wheel_metadata(wheel: Path) -> tuple[set[str], str]:
+    """(the distributions the wheel requires outside any extra, its entry points)."""
+    with zipfile.ZipFile(wheel) as archive:
+        info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(info).decode())
+        entry_points = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
+    required = set()
+    for requirement in metadata.get_all("Requires-Dist"):
+        if "extra ==" not in requirement:
+            name = requirement
+            for stop in "<>=!~;[ ":
+                name = name.split(stop)[0]
+            required.add(name.lower().replace("-", "_"))
+    return required, entry_points
+
+
+def test_the_wheel_declares_the_plugin_its_command_and_its_dependencies(wheel):
+    required, entry_points = wheel_metadata(wheel)
+    assert {"pluggy", "freezegun"} <= required
+    assert "flowexec = pytest_flowexec.plugin" in entry_points
+    assert "flowexec = executor.cli:main" in entry_points
+
+
+def is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+
+
+def runtime_imports(path: Path):
+    """(line, top-level module) of every import that runs, TYPE_CHECKING blocks left out."""
+    todo: list[ast.AST] = [ast.parse(path.read_text())]
+    while todo:
+        node = todo.pop()
+        if is_type_checking_block(node):
+            todo.extend(node.orelse)  # type: ignore[attr-defined]
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name.split(".")[0]) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.split(".")[0]
+        todo.extend(ast.iter_child_nodes(node))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_module_imported_at_run_time_is_a_declared_dependency(package, wheel):
+    # Distribution and module names coincide for our dependencies (pluggy, freezegun).
+    # pytest itself is the host of the plugin: the plugin is only loaded by a pytest run.
+    provided = set(sys.stdlib_module_names) | set(PACKAGES) | wheel_metadata(wheel)[0]
+    if package == "pytest_flowexec":
+        provided |= {"pytest", "_pytest"}
+    undeclared = [
+        f"{path.relative_to(ROOT)}:{line}: import {module}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, module in runtime_imports(path)
+        if module not in provided
+    ]
+    assert undeclared == [], "declare these in [project] dependencies, or import them lazily"
