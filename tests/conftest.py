@@ -39,7 +39,9 @@ def _dask_for_dask_params(request):
     """Tests parametrized over executors get a cluster when one of them is "dask"."""
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and "dask" in callspec.params.values():
-        request.getfixturevalue("dask_client")
+        client = request.getfixturevalue("dask_client")
+        # A worker killed by a test comes back through its nanny: wait for it.
+        client.wait_for_workers(2, timeout=60)
 
 
 @pytest.fixture(params=ALL_EXECUTORS)
