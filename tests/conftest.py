@@ -36,9 +36,11 @@ def dask_client(dask_cluster):
 
 @pytest.fixture(autouse=True)
 def _dask_for_dask_params(request):
-    """Tests parametrized over executors get a cluster when one of them is "dask"."""
+    """Tests parametrized over executors get a cluster when one of them is "dask";
+    every test on the cluster starts with both its workers there."""
     callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and "dask" in callspec.params.values():
+    dask_param = callspec is not None and "dask" in callspec.params.values()
+    if dask_param or "dask_client" in request.fixturenames:
         client = request.getfixturevalue("dask_client")
         # A worker killed by a test comes back through its nanny: wait for it.
         client.wait_for_workers(2, timeout=60)
