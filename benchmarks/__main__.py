@@ -11,10 +11,12 @@ from pathlib import Path
 
 from benchmarks import (
     bench_cache,
+    bench_codec,
     bench_composites,
     bench_core,
     bench_dask,
     bench_plugin,
+    bench_startup,
     bench_state,
 )
 from benchmarks._harness import report
@@ -22,9 +24,11 @@ from benchmarks._harness import report
 SUITES = {
     "core": bench_core.run,
     "cache": bench_cache.run,
+    "codec": bench_codec.run,
     "composites": bench_composites.run,
     "state": bench_state.run,
     "plugin": bench_plugin.run,
+    "startup": bench_startup.run,
     "dask": bench_dask.run,
 }
 

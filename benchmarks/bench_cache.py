@@ -64,9 +64,25 @@ FLOOR_US = 1.2
 """The issue's floor, a dict lookup by blake2b of a pickle, on its reference machine."""
 
 
-def floor_lookups(count: int) -> Callable[[], None]:
+REQUEST = {"user_id": 4217, "region": "eu-west-1", "limit": 100, "active": True}
+"""A realistic step input: a small dict of settings (4 keys, mixed scalar types)."""
+
+
+def request_fan(count: int, *, cached: bool) -> Flow:
+    """``count`` independent steps, each taking the flow input ``request`` (a 4-key
+    dict) and returning an int: every hit keys a dict input."""
+    namespace: dict[str, object] = {}
+    exec(
+        "\n".join(f"def r{i}(request): return request['limit'] + {i}" for i in range(count)),
+        namespace,
+    )
+    policy = CachePolicy() if cached else None
+    return Flow(f"requests{count}", [step(namespace[f"r{i}"], cache=policy) for i in range(count)])
+
+
+def floor_lookups(count: int, inputs: object = None) -> Callable[[], None]:
     """The floor for ``count`` steps: that many dict lookups by blake2b of a pickle."""
-    inputs = {"s0": 5}
+    inputs = {"s0": 5} if inputs is None else inputs
     store = {hashlib.blake2b(pickle.dumps(inputs)).digest(): 6}
 
     def lookups() -> None:
@@ -110,7 +126,38 @@ def hits(length: int = 200) -> list[Row]:
                 )
             )
         backends["sqlite"].close()  # type: ignore[attr-defined]
-    return rows
+    return rows + dict_input_hits(length)
+
+
+def dict_input_hits(length: int = 200) -> list[Row]:
+    """A memory cache hit when the step's input is a 4-key dict, not an int."""
+    uncached = request_fan(length, cached=False)
+    cached = request_fan(length, cached=True)
+    inputs = {"request": REQUEST}
+    core = ExecutorCore(cache=MemoryCache())
+    plain_core = ExecutorCore()
+    core.run(cached, inputs)  # fill
+    took, base, floor = interleaved_medians(
+        lambda: core.run(cached, inputs),
+        lambda: plain_core.run(uncached, inputs),
+        floor_lookups(length, inputs),
+        repeat=11,
+    )
+    added = (took - base) / length * 1e6
+    floor_us = floor / length * 1e6
+    limit = 5.0 / FLOOR_US
+    return [
+        Row(
+            SUITE,
+            "memory cache hit, 4-key dict input, added per step",
+            added,
+            "us",
+            floor_us,
+            "floor (us, same rounds)",
+            f"<= {limit:.1f} floors",
+            added / floor_us <= limit,
+        )
+    ]
 
 
 def put_growth(small: int = 1_000, large: int = 100_000, sample: int = 2_000) -> list[Row]:

@@ -95,6 +95,27 @@ def per_step_overhead(length: int = 200) -> list[Row]:
         )
     )
 
+    # Sync steps on "async": a chain runs inline on the engine's loop (no thread hop).
+    async def plain_sync_in_coroutine() -> object:
+        return plain_chain(flow)()
+
+    stook, sbase = paired_medians(
+        lambda: acore.run(flow, {"x": 0}), lambda: asyncio.run(plain_sync_in_coroutine())
+    )
+    sadded = (stook - sbase) / length * 1e6
+    rows.append(
+        Row(
+            SUITE,
+            f"async, chain of {length} sync steps: added per step (vs plain calls in a coroutine)",
+            sadded,
+            "us",
+            plain,
+            "plain call (us)",
+            "<= 15 us @ 0.075 us/call, i.e. <= 200 calls",
+            sadded / plain <= 15.0 / REFERENCE_CALL_US,
+        )
+    )
+
     tcore = ExecutorCore(executor="threaded")
     ttook, tbase = paired_medians(lambda: tcore.run(flow, {"x": 0}), plain_chain(flow), 7)
     rows.append(
@@ -137,6 +158,12 @@ def fan_out(width: int = 50, seconds: float = 0.05) -> list[Row]:
     atook, abase = paired_medians(
         lambda: tasks.run(executor="async"), lambda: asyncio.run(bare_gather()), 7
     )
+    # The same sync steps on "async": worker threads sized by max_concurrency.
+    stook, sbase = paired_medians(
+        lambda: threads.run(executor="async", max_concurrency=width),
+        lambda: threads.run(executor="threaded", max_concurrency=width),
+        7,
+    )
     return [
         Row(
             SUITE,
@@ -157,6 +184,16 @@ def fan_out(width: int = 50, seconds: float = 0.05) -> list[Row]:
             "asyncio.gather",
             "<= 1.1x",
             atook / abase <= 1.1,
+        ),
+        Row(
+            SUITE,
+            f"fan-out {width} x {seconds}s sync sleep, async (max_concurrency={width})",
+            stook,
+            "s",
+            sbase,
+            '"threaded", same flow',
+            "<= 1.1x",
+            stook / sbase <= 1.1,
         ),
     ]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import sqlite3
 import tempfile
 import time
@@ -11,7 +13,12 @@ from pathlib import Path
 from benchmarks._harness import Row, interleaved_medians
 from benchmarks.bench_core import chain
 from executor import ExecutorCore
-from executor.state import SQLiteStateBackend
+from executor.state import (
+    FileSystemStateBackend,
+    SQLiteStateBackend,
+    StateMetadata,
+    StateStore,
+)
 
 SUITE = "state"
 
@@ -100,5 +107,53 @@ def per_step(lengths: tuple[int, ...] = (100, 1_000, 10_000)) -> list[Row]:
     return rows
 
 
+def artifact_verification(megabytes: int = 50) -> list[Row]:
+    """What checking an artifact's SHA-256 on read adds to loading a large output."""
+    rows = []
+    output = "x" * (megabytes * 1_000_000)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, store in (
+            ("SQLite", SQLiteStateBackend(Path(folder) / "state.db")),
+            ("filesystem", FileSystemStateBackend(Path(folder) / "states")),
+        ):
+            state_id = store.create_state("big", {}, StateMetadata(), None)
+            store.append_event(
+                state_id,
+                0,
+                "big/out",
+                digest=None,
+                status="completed",
+                output=output,
+                attempts=1,
+                started_at=0.0,
+                ended_at=0.0,
+                error=None,
+            )
+            ((_, body),) = store._read(state_id)[5]
+            blob = store.artifacts.get(json.loads(body)["output"]["$artifact"])
+
+            def verify(blob: bytes = blob) -> None:
+                hashlib.sha256(blob).hexdigest()
+
+            def load(store: StateStore = store, state_id: str = state_id) -> None:
+                store.load(state_id)
+
+            check, whole = interleaved_medians(verify, load, repeat=7)
+            rows.append(
+                Row(
+                    SUITE,
+                    f"digest check of a {megabytes} MB artifact ({name})",
+                    check * 1e3,
+                    "ms",
+                    whole * 1e3,
+                    "the whole load of that run",
+                    "a share of the load",
+                )
+            )
+            if isinstance(store, SQLiteStateBackend):
+                store.close()
+    return rows
+
+
 def run() -> list[Row]:
-    return per_step()
+    return per_step() + artifact_verification()

@@ -244,7 +244,7 @@ class ExecutorCore:
         if recorder is None:
             recorder = _tap(args.flow, args.inputs)
         if self.executor == "async":
-            result: FlowResult = run_coroutine(self._aexecute(args, recorder, plan))
+            result: FlowResult = run_coroutine(self._aexecute(args, recorder, plan, own_loop=True))
             return result
         state = self._start(args, recorder, plan)
         runtime = state.runtime
@@ -262,11 +262,17 @@ class ExecutorCore:
         return self._end(state)
 
     async def _aexecute(
-        self, args: RunArgs, recorder: Recorder | None, plan: Plan | None = None
+        self,
+        args: RunArgs,
+        recorder: Recorder | None,
+        plan: Plan | None = None,
+        *,
+        own_loop: bool = False,
     ) -> FlowResult:
         state = self._start(args, recorder, plan)
         try:
-            await run_async(state, state.runtime.width, state.runtime.threads())
+            runtime = state.runtime
+            await run_async(state, runtime.width, runtime.threads(), own_loop=own_loop)
         finally:
             state.runtime.close()
         return self._end(state)

@@ -157,6 +157,29 @@ class MissingExtra(FlowError, ImportError):
         )
 
 
+class CodecError(FlowError, TypeError):
+    """A value cannot be stored exactly, or stored data cannot be loaded.
+
+    Raised when a value is written (it would not come back as itself: the message
+    says why and what to return instead) and when data is read (malformed, or
+    naming a class that is not available: import its module first, or register it
+    with :func:`executor.register_type`).
+
+    Attributes:
+        where: what and where: the step address or file, then the path inside the
+            value, e.g. ``"f/load output['rows'][3].when"``.
+        problem: what is wrong and what to do.
+    """
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self) -> tuple[type[CodecError], tuple[str, str]]:
+        return (CodecError, (self.where, self.problem))
+
+
 class CacheKeyError(FlowError, TypeError):
     """An input has no stable encoding, so no cache key can be made for the call.
 

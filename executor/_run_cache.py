@@ -59,10 +59,15 @@ class RunCache:
             return key, MISS
         try:
             return key, policy.value_codec.decode(stored[0], address)
-        except (CodecError, TypeError, IndexError, KeyError):
-            # e.g. a type that was renamed since the entry was written: recompute.
+        except (CodecError, TypeError, IndexError, KeyError) as error:
+            # Written before the code changed (an Enum member renamed, a dataclass field
+            # removed): a miss, so the step runs again and its output replaces the entry.
             logger.warning(
-                "unreadable cache entry for %s (key %s); recomputing", address, key, exc_info=True
+                "step %r: cache entry %s cannot be read (%s); the step runs again and "
+                "overwrites it",
+                address,
+                key,
+                error,
             )
             return key, MISS
 

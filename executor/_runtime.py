@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,7 +29,7 @@ from executor._plan import Plan
 from executor._recorder import Recorder
 from executor._results import StepResult, StepStatus
 from executor._run_cache import RunCache
-from executor._threads import ThreadDispatcher, WorkerPool
+from executor._threads import LoopHandoff, ThreadDispatcher, WorkerPool
 
 if TYPE_CHECKING:
     from executor._dask import DaskSession
@@ -128,7 +128,7 @@ class Runtime:
         self._pools: dict[str, Executor] = {}
         self._capacities: dict[str, int] = {}
         self._workers: WorkerPool | None = None
-        self._threads: ThreadPoolExecutor | None = None
+        self._handoff: LoopHandoff | None = None
         self._nested: list[tuple[tuple[int, ...], StepResult]] = []
         self._nested_calls = 0
 
@@ -184,24 +184,26 @@ class Runtime:
                 session = self.dask
             return DaskDispatcher(session)
         if executor == "threaded":
-            with self._lock:
-                if self._workers is None:
-                    self._workers = WorkerPool(self.max_concurrency or default_width("threaded"))
-                workers = self._workers
-            return ThreadDispatcher(workers)
+            return ThreadDispatcher(self.workers())
         pool = self.pool(executor)
         capacity = None if isinstance(executor, Executor) else self._capacities[executor]
         return FuturesDispatcher(pool, owned=False, capacity=capacity)
 
-    def threads(self) -> ThreadPoolExecutor:
-        """The thread pool sync steps use on ``"async"``."""
+    def workers(self) -> WorkerPool:
+        """The run's own worker threads (daemons), ``max_concurrency`` of them (by
+        default as many as ``"threaded"`` runs at once), started on first use."""
         with self._lock:
-            if self._threads is None:
-                self._threads = ThreadPoolExecutor(
-                    max_workers=self.max_concurrency or default_width("threaded"),
-                    thread_name_prefix="flowexec",
-                )
-            return self._threads
+            if self._workers is None:
+                self._workers = WorkerPool(self.max_concurrency or default_width("threaded"))
+            return self._workers
+
+    def threads(self) -> LoopHandoff:
+        """Where sync steps run on ``"async"``: the run's worker threads."""
+        workers = self.workers()
+        with self._lock:
+            if self._handoff is None:
+                self._handoff = LoopHandoff(workers)
+            return self._handoff
 
     def close(self) -> None:
         """Release the pools; attempts still running are left to finish on their own.
@@ -211,14 +213,12 @@ class Runtime:
         """
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-            threads, self._threads = self._threads, None
             workers, self._workers = self._workers, None
+            self._handoff = None
         if workers is not None:
             workers.close()
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
-        if threads is not None:
-            threads.shutdown(wait=False, cancel_futures=True)
         if self.dask is not None:
             self.dask.close()
 

@@ -4,20 +4,34 @@
 per task; for short steps that bookkeeping is most of the cost. Here a task is a
 tuple on a queue and its outcome a tuple on the submitting scheduler's queue.
 Workers are daemon threads, so a timed-out step that never returns does not keep
-the interpreter from exiting.
+the interpreter from exiting. The ``"async"`` driver sends sync steps to the same
+pool through a :class:`LoopHandoff`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from executor._clock import Clock
 from executor._executors import Chainer, Outcome, Task, attempt
 
-_Job = tuple["ThreadDispatcher", int, Callable[[], Any]]
+
+class Claimant(Protocol):
+    """Whoever submitted a job: asked before it runs, told how it ended."""
+
+    def claim(self, token: int) -> bool:
+        """Whether the job ``token`` should still run (it was not cancelled)."""
+
+    def report(self, token: int, outcome: Outcome) -> None:
+        """The job ``token`` ended with ``outcome`` (called in the worker thread)."""
+
+
+_Job = tuple[Claimant, int, Callable[[], Any]]
 
 
 class WorkerPool:
@@ -136,3 +150,46 @@ class ThreadDispatcher:
 
     def close(self) -> None:
         pass  # the pool belongs to the run, which closes it
+
+
+class LoopHandoff:
+    """Runs sync attempts on a :class:`WorkerPool` for code on an event loop.
+
+    ``loop.run_in_executor`` would need a ``ThreadPoolExecutor``, whose threads the
+    interpreter joins at exit: one timed-out step that never returns would keep the
+    process alive after its main thread ended. The pool's daemon workers do not;
+    each outcome comes back to the waiting loop with ``call_soon_threadsafe``.
+    """
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self._tokens = itertools.count()
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Outcome]]] = {}
+
+    def run(self, call: Callable[[], Any]) -> asyncio.Future[Outcome]:
+        """Start ``call`` on a worker; the future gets its outcome. Cancelling the
+        future before a worker takes the call up means it never runs."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        token = next(self._tokens)
+        self._waiting[token] = (loop, future)
+        future.add_done_callback(lambda _: self._waiting.pop(token, None))
+        self.pool.put((self, token, call))
+        return future
+
+    def claim(self, token: int) -> bool:
+        return token in self._waiting
+
+    def report(self, token: int, outcome: Outcome) -> None:
+        entry = self._waiting.get(token)
+        if entry is not None:
+            loop, future = entry
+            try:
+                loop.call_soon_threadsafe(_settle, future, outcome)
+            except RuntimeError:  # the loop closed meanwhile: nobody is waiting
+                pass
+
+
+def _settle(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():
+        future.set_result(outcome)

@@ -117,14 +117,18 @@ class TestRun:
         run = self.existing.runs[k]
         if run.flow != flow:
             return None
+        # Errors name the file, the run and the address (decoding never runs code).
+        where = f"recording {str(self.path)!r}, run {k}:"
         return {
             address: RecordedStep(
                 address,
                 step["digest"],
                 step["status"],
-                decode_value(step.get("output"), address),
+                decode_value(step.get("output"), f"{where} {address} output"),
                 step.get("error"),
-                decode_value(step["context"], f"{address} context") if "context" in step else None,
+                decode_value(step["context"], f"{where} {address} context")
+                if "context" in step
+                else None,
             )
             for address, step in run.steps.items()
         }

@@ -24,6 +24,7 @@ import enum
 import hashlib
 import inspect
 import pathlib
+import threading
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,17 +40,30 @@ KEY_FORMAT = b"flowexec-cache-key/1"
 """Bumped whenever the encoding changes: old entries then simply miss."""
 
 
+_IDENTITY_LOCK = threading.RLock()
+"""Held while a step's identity is first worked out, so it is worked out once even
+when many threads hit the same step's cache at once (re-entrant: a composite's
+identity is made of its parts')."""
+
+
 def step_identity(step: Step[..., Any]) -> str:
     """What identifies a step's behaviour: its name plus ``version=``, or plus a hash
-    of its function's source, so that editing the body invalidates its entries."""
+    of its function's source, so that editing the body invalidates its entries.
+
+    Worked out on first use (only caching and replay need it; defining a step does
+    not read its source), once, and kept on the step itself.
+    """
     found = step.__dict__.get("_flowexec_identity")
     if found is None:
-        if step.version is not None:
-            found = f"{step.name}@version:{step.version}"
-        else:
-            digest = hashlib.sha256(step.identity_material()).hexdigest()[:24]
-            found = f"{step.name}@source:{digest}"
-        step.__dict__["_flowexec_identity"] = found
+        with _IDENTITY_LOCK:
+            found = step.__dict__.get("_flowexec_identity")
+            if found is None:
+                if step.version is not None:
+                    found = f"{step.name}@version:{step.version}"
+                else:
+                    digest = hashlib.sha256(step.identity_material()).hexdigest()[:24]
+                    found = f"{step.name}@source:{digest}"
+                step.__dict__["_flowexec_identity"] = found
     return str(found)
 
 
@@ -60,6 +74,15 @@ def _prefix(step: Step[..., Any]) -> bytes:
     except KeyError:
         found = KEY_FORMAT + _sized(b"S", step_identity(step).encode())
         step.__dict__["_flowexec_key_prefix"] = found
+    return found
+
+
+def _hasher(step: Step[..., Any]) -> hashlib._Hash:
+    """A SHA-256 that has already taken :func:`_prefix`: each key copies it and adds
+    its body (a copy skips OpenSSL's per-object setup: ~30% of hashing a key)."""
+    found = step.__dict__.get("_flowexec_key_hasher")
+    if found is None:
+        found = step.__dict__["_flowexec_key_hasher"] = hashlib.sha256(_prefix(step))
     return found
 
 
@@ -176,17 +199,36 @@ class CacheKeyGenerator:
         if CONTEXT_PARAM in inputs:
             inputs = {k: v for k, v in inputs.items() if k != CONTEXT_PARAM}
         if context is None and type(inputs) is dict:
-            # The common case, a flat mapping of scalars, inlined (it is every cached
-            # step's hot path): the same bytes as encode() -> _flat_body() give.
+            # The common cases inlined (they are every cached step's hot path): a flat
+            # mapping of scalars (the same bytes as encode() -> _flat_body() give), and
+            # one whose values are scalars or flat str-keyed dicts of scalars, such as
+            # a small settings dict (plain JSON: the bytes encode() -> _JSON give,
+            # without _plain_json's general walk).
             scalars = _JSON_SCALARS
+            nested = False
             for name, value in inputs.items():
-                if type(name) is not str or type(value) not in scalars:
+                kind = type(value)
+                if type(name) is not str:
+                    break
+                if kind not in scalars:
+                    if kind is not dict:
+                        break
+                    for inner, item in value.items():
+                        if type(inner) is not str or type(item) not in scalars:
+                            break
+                    else:
+                        nested = True
+                        continue
                     break
             else:
-                text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
-                prefix = step.__dict__.get("_flowexec_key_prefix") or _prefix(step)
-                body = b"R" + text.encode("utf-8", "surrogatepass")
-                return hashlib.sha256(prefix + body).hexdigest()
+                found = step.__dict__.get("_flowexec_key_hasher") or _hasher(step)
+                hasher = found.copy()
+                if nested:
+                    hasher.update(b"J" + _JSON(inputs).encode())
+                else:
+                    text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
+                    hasher.update(b"R" + text.encode("utf-8", "surrogatepass"))
+                return hasher.hexdigest()
         return self.key_of(step, inputs, "inputs", context, address=address)
 
     def key_of(
@@ -203,7 +245,9 @@ class CacheKeyGenerator:
         body = self.encode(value, where, path)
         if context is not None:
             body += b"C" + self.encode(context, where, "context")
-        return hashlib.sha256(_prefix(step) + body).hexdigest()  # half blake2b's cost here
+        hasher = _hasher(step).copy()  # SHA-256: half blake2b's cost here
+        hasher.update(body)
+        return hasher.hexdigest()
 
     def encode(self, value: Any, address: str, path: str) -> bytes:
         """The canonical bytes of ``value``; ``address`` and ``path`` name it in errors.

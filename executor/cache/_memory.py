@@ -31,16 +31,25 @@ class MemoryCache:
         return f"<MemoryCache {len(self)}/{self.max_entries} entries>"
 
     def get(self, key: str) -> Any:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            value, expires_at = found
-            if expires_at is not None and expires_at <= time.time():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return value
+        # Lock-free on a hit (a hit is a cached step's whole cost): with str keys each
+        # OrderedDict operation below is one C call that cannot run Python code, so
+        # it is atomic under the GIL. A put or delete racing it is seen either before
+        # or after; only the expiry, two steps, takes the lock.
+        entries = self._entries
+        found = entries.get(key)
+        if found is None:
+            return None
+        value, expires_at = found
+        if expires_at is not None and expires_at <= time.time():
+            with self._lock:
+                if entries.get(key) is found:
+                    del entries[key]
+            return None
+        try:
+            entries.move_to_end(key)
+        except KeyError:  # evicted or deleted since the read: the value is still good
+            pass
+        return value
 
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         expires_at = None if ttl is None else time.time() + ttl

@@ -25,6 +25,7 @@ from executor.state._report import DeterminismReport, Mismatch
 from executor.state._sqlite import SQLiteStateBackend
 from executor.state._store import (
     ArtifactBackend,
+    ArtifactCorrupted,
     ArtifactMissing,
     MemoryArtifactBackend,
     StateStore,
@@ -32,6 +33,7 @@ from executor.state._store import (
 
 __all__ = [
     "ArtifactBackend",
+    "ArtifactCorrupted",
     "ArtifactMissing",
     "DeterminismReport",
     "ExecutionState",

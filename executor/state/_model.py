@@ -66,11 +66,15 @@ class StateEvent:
     context: Any = None
     """For a step that takes the context: the context as the step left it (when it
     could be encoded); a resume puts it back when it reuses the step."""
+    unreadable: str | None = None
+    """Why this event's output or context could not be decoded (None when it could):
+    e.g. its class was renamed since the run was stored. The event's ``output`` is
+    then None, and a resume runs the step again."""
 
     @property
     def completed(self) -> bool:
         """Whether the event holds a usable output."""
-        return self.status in ("completed", "cached", "replayed")
+        return self.unreadable is None and self.status in ("completed", "cached", "replayed")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +93,14 @@ class ExecutionState:
     """Context snapshots: ``"start"`` and ``"end"`` (absent when not encodable)."""
     pause: Mapping[str, Any] = field(default_factory=dict)
     """For a paused run: ``address``, ``reason``, ``awaiting``."""
+
+    @property
+    def unreadable(self) -> dict[str, str]:
+        """Addresses whose last event could not be decoded, with the reason.
+
+        The rest of the run loads; a resume runs these steps again.
+        """
+        return {a: e.unreadable for a, e in self.latest().items() if e.unreadable is not None}
 
     def latest(self) -> dict[str, StateEvent]:
         """The last event of every address (a later attempt supersedes an earlier)."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
-from executor._codec import JSON_CODEC, PICKLE_CODEC, Codec, CodecError
-from executor._errors import FlowDefinitionError
+from executor._codec import JSON_CODEC, PICKLE_CODEC, Codec
+from executor._errors import CodecError, FlowDefinitionError
 from executor._json import dumps, scalar
 from executor._results import ErrorInfo
 from executor.state._model import (
@@ -28,12 +29,18 @@ from executor.state._model import (
     StateSummary,
 )
 
+logger = logging.getLogger("executor.state")
+
 ARTIFACT_THRESHOLD = 64 * 1024
 """Outputs whose encoded JSON is longer than this (bytes) go to the artifact store."""
 
 
 class ArtifactMissing(StateCorrupted):
     """An event refers to an artifact the artifact store does not have."""
+
+
+class ArtifactCorrupted(StateCorrupted):
+    """An artifact's bytes do not match the SHA-256 digest they are stored under."""
 
 
 class ArtifactBackend(Protocol):
@@ -243,7 +250,7 @@ class StateStore:
             metadata = StateMetadata(
                 tags=tuple(metadata_data["tags"]),
                 description=metadata_data["description"],
-                custom_data=self.codec.decode(metadata_data["custom_data"]),
+                custom_data=self.codec.decode(metadata_data["custom_data"], "custom_data"),
                 parent_state_id=metadata_data["parent_state_id"],
             )
             inputs = self.codec.decode(header["inputs"], "inputs")
@@ -285,45 +292,72 @@ class StateStore:
 
         try:
             body = json.loads(text)
+            address = body["address"]
             output = body.get("output")
             if isinstance(output, dict) and set(output) == {"$artifact"}:
-                digest = output["$artifact"]
-                try:
-                    blob = self.artifacts.get(digest)
-                except KeyError:
-                    raise ArtifactMissing(
-                        self.location,
-                        state_id,
-                        f"event {seq} ({body['address']}) refers to artifact {digest}, which "
-                        f"the artifact store does not have",
-                    ) from None
-                output = json.loads(blob)
+                output = json.loads(self._artifact(state_id, seq, address, output["$artifact"]))
             error = body.get("error")
-            return StateEvent(
-                seq=seq,
-                address=body["address"],
-                digest=body["digest"],
-                status=body["status"],
-                output=self.codec.decode(output, body["address"]) if "output" in body else None,
-                attempts=body["attempts"],
-                started_at=body["started_at"],
-                ended_at=body["ended_at"],
-                error=ErrorInfo(error["type"], error["message"], error["traceback"])
-                if error
-                else None,
-                awaiting=body.get("awaiting"),
-                context=self.codec.decode(body["context"], "context")
-                if "context" in body
-                else None,
+            error_info = (
+                ErrorInfo(error["type"], error["message"], error["traceback"]) if error else None
             )
+            digest, status, attempts = body["digest"], body["status"], body["attempts"]
+            started_at, ended_at = body["started_at"], body["ended_at"]
         except StateCorrupted:
             raise
-        except CodecError as error:
-            raise StateCorrupted(self.location, state_id, f"event {seq}: {error}") from None
         except (ValueError, KeyError, TypeError) as error:
             raise StateCorrupted(
                 self.location, state_id, f"event {seq} is damaged ({error!r})"
             ) from None
+        value = context = unreadable = None
+        try:
+            if "output" in body:
+                value = self.codec.decode(output, f"{address} output")
+            if "context" in body:
+                context = self.codec.decode(body["context"], f"{address} context")
+        except CodecError as error:
+            # Stored before the code changed (a class renamed, a field removed): the
+            # rest of the run still loads, and a resume runs this step again.
+            value = context = None
+            unreadable = f"{error} (in {self.location}, state {state_id!r}, event {seq})"
+            logger.warning(
+                "state %s: cannot read the event of %s: %s", state_id, address, unreadable
+            )
+        return StateEvent(
+            seq=seq,
+            address=address,
+            digest=digest,
+            status=status,
+            output=value,
+            attempts=attempts,
+            started_at=started_at,
+            ended_at=ended_at,
+            error=error_info,
+            awaiting=body.get("awaiting"),
+            context=context,
+            unreadable=unreadable,
+        )
+
+    def _artifact(self, state_id: str, seq: int, address: str, digest: str) -> bytes:
+        """The artifact ``digest``, checked against its digest: a changed byte is an error."""
+        try:
+            blob = self.artifacts.get(digest)
+        except KeyError:
+            raise ArtifactMissing(
+                self.location,
+                state_id,
+                f"event {seq} ({address}) refers to artifact {digest}, which "
+                f"the artifact store does not have",
+            ) from None
+        if hashlib.sha256(blob).hexdigest() != digest:
+            raise ArtifactCorrupted(
+                self.location,
+                state_id,
+                f"the output of {address} (event {seq}) is artifact {digest}, and that "
+                f"artifact's bytes no longer have that SHA-256: it was changed or damaged "
+                f"after it was written, so the run is not loaded (its value would be "
+                f"wrong). Restore the artifact, or run the flow again",
+            )
+        return blob
 
     def list_states(
         self,

@@ -85,7 +85,7 @@ def test_surrounding_whitespace_is_accepted():
 
 
 def test_plain_json_stays_plain():
-    value = {"name": "a", "rows": [1, 2.5, None, True], "nested": {"k": "v"}}
+    value = {"name": "a", "nested": {"k": "v"}, "rows": [1, 2.5, None, True]}
     assert json.loads(JSON_CODEC.dumps(value)) == value
 
 
@@ -123,10 +123,16 @@ def test_exceptions_keep_type_and_message():
     assert type(two) is NeedsTwo and two.args == ("a", "b")
 
 
-def test_an_exception_whose_type_is_gone_decodes_as_encoded_exception():
+def test_an_exception_whose_type_is_gone_is_refused_by_name():
     data = {"$exception": {"type": "nowhere.module:Gone", "message": "m", "args": ["m"]}}
+    with pytest.raises(CodecError, match=r"'nowhere\.module:Gone' is not available"):
+        JSON_CODEC.decode(data, "f/s output")
+
+
+def test_an_exception_that_cannot_be_rebuilt_from_its_args_keeps_type_name_and_message():
+    data = {"$exception": {"type": f"{NeedsTwo.__module__}:NeedsTwo", "message": "m", "args": []}}
     back = JSON_CODEC.decode(data)
-    assert isinstance(back, EncodedException) and back.type_name == "nowhere.module:Gone"
+    assert isinstance(back, EncodedException) and back.type_name.endswith(":NeedsTwo")
 
 
 def test_unsupported_values_name_path_and_type():
@@ -159,9 +165,27 @@ def test_pickle_only_when_allowed():
         ("1 2", "extra data at character 1"),
         ('{"$what": 1}', r"unknown tag '\$what'"),
         ('{"$float": "huge"}', "unknown float"),
-        ('{"$enum": {"type": "no.such:Thing", "value": 1}}', "cannot import type"),
+        ('{"$enum": {"type": "no.such:Thing", "value": 1}}', "'no.such:Thing' is not available"),
     ],
 )
 def test_bad_input_is_a_clear_error(text, needle):
     with pytest.raises(CodecError, match=needle):
         Codec().loads(text, "state 42")
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"k": Point(threading.Lock(), 1.0)}, "['k'].x"),
+        ([Pair(1, threading.Lock())], "[0].right"),
+        ({"z": 1, "a": (2, threading.Lock())}, "['a'][1]"),
+        ({(1, "\ud800"): 1}, " key (1, '\\ud800')[1]"),
+        ([{threading.Lock()}], "[0] item"),
+        ({1: [threading.Lock()]}, "[1][0]"),
+    ],
+    ids=["dataclass-field", "namedtuple-field", "ordered-dict", "dict-key", "set-item", "int-key"],
+)
+def test_refusals_name_the_path_inside_typed_values(value, path):
+    with pytest.raises(CodecError) as info:
+        JSON_CODEC.encode(value, "f/s output")
+    assert info.value.where == f"f/s output{path}"

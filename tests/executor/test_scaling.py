@@ -68,3 +68,31 @@ def test_checkpoint_cost_per_step_does_not_grow_with_run_length(tmp_path):
         )
         < 3
     )
+
+
+def _chain_functions(length: int) -> list:
+    namespace: dict = {}
+    source = ["def s0(x): return x + 1"]
+    source += [f"def s{i}(s{i - 1}): return s{i - 1} + 1" for i in range(1, length)]
+    exec("\n".join(source), namespace)
+    return [namespace[f"s{i}"] for i in range(length)]
+
+
+def test_building_a_flow_is_linear_in_its_steps():
+    """step() per function and Flow() per step cost the same at 30,000 steps as at
+    1,000 (a quadratic validation or ordering would be ~30x costlier per step)."""
+    short, long = _chain_functions(1_000), _chain_functions(30_000)
+
+    def build(functions):
+        return lambda: Flow("built", [step(f) for f in functions])
+
+    assert _growth(build(short), build(long), 1_000, 30_000) < 3
+
+
+def test_flow_steps_declared_out_of_order_still_build_in_linear_time():
+    """The heap path (declaration order is not already a valid order) is linear too."""
+    short, long = _chain_functions(1_000), _chain_functions(30_000)
+    short_steps = [step(f) for f in reversed(short)]
+    long_steps = [step(f) for f in reversed(long)]
+    assert Flow("r", short_steps).steps[0].name == "s0"
+    assert _growth(lambda: Flow("r", short_steps), lambda: Flow("r", long_steps), 1_000, 30_000) < 3

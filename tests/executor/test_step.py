@@ -1,9 +1,14 @@
 import asyncio
+import functools
+import inspect
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from executor import FlowDefinitionError, Retry, Step, StepParam, step
+from executor._step import _params_of
 from tests.executor import steps
 
 
@@ -99,3 +104,53 @@ def test_renamed_step_pickles_by_value():
 
 def test_repr_names_step_and_function():
     assert repr(steps.double) == "<Step 'double' of tests.executor.steps.double>"
+
+
+_names = st.lists(
+    st.sampled_from(["a", "b", "c", "d", "e", "context", "load", "x1"]), unique=True, max_size=6
+)
+
+
+@given(
+    positional=_names,
+    keyword_only=_names,
+    defaults=st.integers(0, 6),
+    keyword_defaults=st.sets(st.integers(0, 5)),
+    is_async=st.booleans(),
+)
+def test_plain_function_fast_path_reads_what_inspect_reads(
+    positional, keyword_only, defaults, keyword_defaults, is_async
+):
+    """Step() reads a plain function's parameters from its code object; for every
+    shape of signature that gives exactly what inspect.signature gives."""
+    keyword_only = [n for n in keyword_only if n not in positional]
+    first_default = max(len(positional) - defaults, 0)
+    parts = [f"{n}=1" if i >= first_default else n for i, n in enumerate(positional)]
+    if keyword_only:
+        parts.append("*")
+        parts += [f"{n}=2" if i in keyword_defaults else n for i, n in enumerate(keyword_only)]
+    namespace: dict = {}
+    prefix = "async " if is_async else ""
+    exec(f"{prefix}def fn({', '.join(parts)}):\n    local = 1\n    return local", namespace)
+    fn = namespace["fn"]
+    made = Step(fn)
+    assert made.params == _params_of("fn", fn)
+    assert made.is_async is inspect.iscoroutinefunction(fn) is is_async
+
+
+def test_wrapped_and_marked_functions_take_the_general_path():
+    def inner(a, b=1):
+        return a + b
+
+    @functools.wraps(inner)
+    def outer(*args, **kwargs):
+        return inner(*args, **kwargs)
+
+    # inspect follows __wrapped__: the step's parameters are inner's.
+    assert step(outer).params == (StepParam("a", False), StepParam("b", True))
+
+    def positional_only(a, /):
+        return a
+
+    with pytest.raises(FlowDefinitionError, match="positional-only"):
+        step(positional_only)

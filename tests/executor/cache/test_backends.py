@@ -58,6 +58,41 @@ def test_concurrent_threads_lose_nothing(backend):
     assert backend.get("3-199") == "199"
 
 
+def test_memory_cache_reads_race_writes_evictions_and_deletes_safely():
+    """Hits take no lock: reads racing puts that evict, deletes and clears must only
+    ever see an entry's own value or a miss, never an error or a stale size."""
+    cache = MemoryCache(max_entries=16)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read():
+        try:
+            while not stop.is_set():
+                for i in range(64):
+                    found = cache.get(f"k{i}")
+                    assert found is None or found == str(i)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    def churn():
+        for round_ in range(300):
+            for i in range(64):
+                cache.put(f"k{i}", str(i), ttl=None if i % 2 else 60)
+            cache.delete(f"k{round_ % 64}")
+            if round_ % 50 == 0:
+                cache.clear()
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    churn()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert errors == []
+    assert len(cache) <= 16
+
+
 def test_memory_cache_evicts_least_recently_used():
     cache = MemoryCache(max_entries=2)
     cache.put("a", "1")

@@ -212,6 +212,17 @@ GOLDEN_INPUTS = {
     "collections": {"s": {"b", "a"}, "t": (1, 2), "d": {2: "two", 1: "one"}},
     "time-and-money": {"when": dt.datetime(2026, 11, 21, 12, 0), "cost": decimal.Decimal("1.10")},
     "types": {"config": Config("https://x"), "mode": Mode.FAST, "raw": b"\x00\xff"},
+    "settings-dict": {
+        "request": {
+            "user_id": 4217,
+            "region": "eu-west-1",
+            "limit": 100,
+            "active": True,
+            "rate": 0.25,
+            "tag": None,
+        },
+        "page": 2,
+    },
 }
 
 
@@ -226,6 +237,9 @@ PINNED = {
     "collections": "7d0fb40586a019e9d8e4e636a16bc0fe4fa9ebaf0a907a895f90294552998644",
     "flat": "a529e3a568603a3fe02bfa5fdf9a88a8f0a047c1b314400ebd8abade9708cd70",
     "scalars": "5054908f422e7d52c2430de68cfe2da92e4b0264c57616be8af3ab46d213967e",
+    # Pinned before the inlined path for dicts of small dicts existed: its bytes must
+    # be exactly those of the general path.
+    "settings-dict": "9e74e534686df21804b0d2f64941526f6fdb7bc07f19eb417a9e9a928800bb38",
     "time-and-money": "6301cf659867e692d2990c00b3aff2526e164e3109f04f61c13e92d1546f0118",
     "types": "f68a9c160b10820e0f3684ece2381eae11b2b7b0569acb60a296e3db1e55113d",
 }
@@ -234,3 +248,60 @@ PINNED = {
 def test_non_finite_floats_in_plain_inputs():
     assert key([math.inf]) != key([-math.inf])
     assert key({"a": math.nan}) == key({"a": float("nan")})
+
+
+def test_source_identity_is_read_lazily_and_once_across_threads(monkeypatch):
+    """Defining steps and a flow never reads a function's source (only caching and
+    replay need it); the first keys ask for it once, however many threads ask."""
+    import threading
+    import time
+
+    import executor._step as step_module
+    from executor import Flow
+
+    reads = []
+
+    def counted(fn):
+        reads.append(fn)
+        time.sleep(0.01)  # widen the window two threads could both compute in
+        return b"source of " + fn.__name__.encode()
+
+    monkeypatch.setattr(step_module, "_source_material", counted)
+
+    def work(x):
+        return x
+
+    made = step(work)
+    flow = Flow("lazy", [made])
+    assert reads == []
+    barrier = threading.Barrier(8)
+    found: list[str] = []
+
+    def ask():
+        barrier.wait()
+        found.append(KEYS.key(flow.step("work"), {"x": 1}))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert reads == [work]
+    assert len(set(found)) == 1 and len(found) == 8
+    assert step_identity(made).startswith("work@source:")
+    assert reads == [work]
+
+
+_json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+_scalars_or_flat_dicts = _json_scalars | st.dictionaries(st.text(max_size=4), _json_scalars)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=4).filter(lambda name: name != "context"), _scalars_or_flat_dicts
+    )
+)
+def test_inlined_key_paths_give_the_general_paths_bytes(inputs):
+    """key() inlines flat inputs and inputs holding flat dicts; the keys must be the
+    ones the general encoder gives (key_of), byte for byte."""
+    assert KEYS.key(steps.double, inputs) == KEYS.key_of(steps.double, inputs, "inputs")
