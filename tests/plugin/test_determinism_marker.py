@@ -146,7 +146,7 @@ def test_a_step_reading_the_clock_is_named_with_both_values(session, pytester):
     )
 
 
-def test_unseeded_random_is_named_and_not_reseeded_between_runs(plain, pytester):
+def test_unseeded_random_is_named_and_not_reseeded_between_runs(session, pytester):
     pytester.makepyfile(
         test_it="""
         import pytest
@@ -165,7 +165,7 @@ def test_unseeded_random_is_named_and_not_reseeded_between_runs(plain, pytester)
     )
     # record mode seeds random and freezes time for the test body: the marker's own
     # runs must still see the randomness
-    result = plain("--flow-record-mode=rewrite")
+    result = session("--flow-record-mode=rewrite")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
         ["*likely cause: dicey/draw read the global random generator*", "*FAILED*test_dice*"]
@@ -194,7 +194,7 @@ def test_hash_seed_dependence_is_found_in_a_subprocess(session, pytester):
     )
 
 
-def test_a_dict_built_in_completion_order_is_named(plain, pytester):
+def test_a_dict_built_in_completion_order_is_named(session, pytester):
     pytester.makepyfile(
         test_it="""
         import pytest
@@ -206,7 +206,7 @@ def test_a_dict_built_in_completion_order_is_named(plain, pytester):
             app.noted.run(n=4, context={})
         """
     )
-    result = plain()
+    result = session()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -217,7 +217,7 @@ def test_a_dict_built_in_completion_order_is_named(plain, pytester):
     )
 
 
-def test_generated_inputs_shrink_to_the_smallest_failing_one(plain, pytester):
+def test_generated_inputs_shrink_to_the_smallest_failing_one(session, pytester):
     pytester.makepyfile(
         test_it="""
         import pytest
@@ -232,7 +232,7 @@ def test_generated_inputs_shrink_to_the_smallest_failing_one(plain, pytester):
             app.moody.run(n=1)
         """
     )
-    result = plain()
+    result = session()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*moody/sometimes: * (sequential run 1) vs * (sequential run 2)", "*drawn={'n': 4}*"]
