@@ -31,6 +31,27 @@ from executor.state._model import ExecutionState, StateEvent
 GRAPH_KEY = "flowexec.graph"
 TARGET_KEY = "flowexec.target"
 
+
+def missing_target(command: str, given_id: str, state: Any) -> str:
+    """The usage error for ``states resume|validate ID`` without a flow target.
+
+    The target a run was started with is stored with it, but stored data is data: the
+    command never imports a file because a stored run names it. It shows the target
+    instead, for the user to give (the run may come from another machine or person).
+    """
+    recorded = state.metadata.custom_data.get(TARGET_KEY)
+    if isinstance(recorded, str):
+        return (
+            f"give the flow to {command}: flowexec states {command} {given_id} {recorded} "
+            f"(the target run {state.state_id[:12]} was started with; flowexec imports no "
+            f"code a stored run names by itself)"
+        )
+    return (
+        f"state {state.state_id[:12]} was not started by `flowexec run`, so it does not name "
+        f"its flow; give it: flowexec states {command} {given_id} FILE.py:FLOW"
+    )
+
+
 _CSS = """
 :root { --ok:#2f9e44; --cached:#1c7ed6; --replayed:#7048e8; --failed:#e03131;
         --paused:#f59f00; --skipped:#adb5bd; --ink:#1f2933; --muted:#52606d; }

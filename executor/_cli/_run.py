@@ -17,7 +17,7 @@ from executor._cli._console import console, seconds
 from executor._cli._graph import build_graph
 from executor._cli._inputs import parse_inputs
 from executor._cli._progress import LiveProgress
-from executor._cli._report import GRAPH_KEY, TARGET_KEY
+from executor._cli._report import GRAPH_KEY, TARGET_KEY, missing_target
 from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import AttemptLog, attempts_folder
@@ -68,7 +68,7 @@ def run_command(
             plugins=plugins,
         )
 
-    return _execute(flow, start, store, options)
+    return _execute(flow, target, start, store, options)
 
 
 def resume_command(
@@ -84,13 +84,7 @@ def resume_command(
     state_id = resolve_id(store, given_id)
     state = store.load(state_id)
     if target is None:
-        recorded = state.metadata.custom_data.get(TARGET_KEY)
-        if not isinstance(recorded, str):
-            raise UsageError(
-                f"state {state_id[:12]} was not started by `flowexec run`, so it does not "
-                f"name its flow; give it: flowexec states resume {given_id} FILE.py:FLOW"
-            )
-        target = recorded
+        raise UsageError(missing_target("resume", given_id, state))
     flow = load_flow(target)
     if flow.name != state.flow:
         raise UsageError(
@@ -115,11 +109,12 @@ def resume_command(
                 raise
             raise UsageError(f"--from {resume_from!r}: {error}") from None
 
-    return _execute(flow, start, store, options)
+    return _execute(flow, target, start, store, options)
 
 
 def _execute(
     flow: Flow,
+    target: str,
     start: Callable[[list[object]], FlowResult],
     store: SQLiteStateBackend | None,
     options: RunOptions,
@@ -148,7 +143,7 @@ def _execute(
         sys.stdout.write(dumps(result_data(result)) + "\n")
     else:
         print_summary(result, out)
-    return _verdict(result, store)
+    return _verdict(result, store, target)
 
 
 def print_summary(result: FlowResult, out: Any) -> None:
@@ -175,7 +170,7 @@ def print_summary(result: FlowResult, out: Any) -> None:
     out.print(f"{done}/{len(result.steps)} steps ok in {seconds(result.duration)}{where}")
 
 
-def _verdict(result: FlowResult, store: SQLiteStateBackend | None) -> int:
+def _verdict(result: FlowResult, store: SQLiteStateBackend | None, target: str) -> int:
     sys.stdout.flush()  # the summary first, then the verdict, also in a combined log
     err = sys.stderr
     if result.status is RunStatus.COMPLETED:
@@ -191,7 +186,7 @@ def _verdict(result: FlowResult, store: SQLiteStateBackend | None) -> int:
                 f"state to resume; run it again without --no-store\n"
             )
             return EXIT_PAUSED
-        command = f"flowexec states resume {result.state_id}"
+        command = f"flowexec states resume {result.state_id} {target}"
         if store.path != Path(".flowexec/state.db"):
             command += f" --store {store.path}"
         if result.awaiting:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from executor._cli._console import console, moment, seconds
-from executor._cli._report import TARGET_KEY
+from executor._cli._report import missing_target
 from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import attempts_folder
@@ -139,13 +139,7 @@ def validate_command(store_path: str, given_id: str, target: str | None) -> int:
     state_id = resolve_id(store, given_id)
     state = store.load(state_id)
     if target is None:
-        recorded = state.metadata.custom_data.get(TARGET_KEY)
-        if not isinstance(recorded, str):
-            raise UsageError(
-                f"state {state_id[:12]} was not started by `flowexec run`, so it does not name "
-                f"its flow; give it: flowexec states validate {given_id} FILE.py:FLOW"
-            )
-        target = recorded
+        raise UsageError(missing_target("validate", given_id, state))
     flow = load_flow(target)
     report = flow.validate(state_id, store=store)
     out = console()

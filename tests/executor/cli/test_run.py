@@ -101,7 +101,7 @@ def test_a_paused_run_exits_3_and_the_printed_command_resumes_it(project):
     message = done.stderr.strip()
     assert "awaiting input 'approval' (needs sign-off)" in message
     command = message.split("resume it with: ")[1]
-    assert command == f"flowexec states resume {state_id} -i approval=VALUE"
+    assert command == f"flowexec states resume {state_id} flows.py:gated -i approval=VALUE"
     args = command.replace("VALUE", "true").split()[1:]
     resumed = flowexec(*args, "--json", cwd=project, check_code=0)
     data = json.loads(resumed.stdout)
@@ -120,7 +120,15 @@ def test_resume_from_an_address_makes_a_new_run_that_reruns_it(project):
     flowexec("run", "flows.py:flow", "-i", "n=3", cwd=project, check_code=0)
     first = latest_id(project)
     done = flowexec(
-        "states", "resume", first, "--from", "demo/total", "--json", cwd=project, check_code=0
+        "states",
+        "resume",
+        first,
+        "flows.py:flow",
+        "--from",
+        "demo/total",
+        "--json",
+        cwd=project,
+        check_code=0,
     )
     data = json.loads(done.stdout)
     assert data["state_id"] != first

@@ -60,9 +60,30 @@ def test_delete_forgets_the_run_and_its_attempts(project):
 
 def test_validate_passes_a_deterministic_run_and_fails_one_that_is_not(project):
     flowexec("run", "flows.py:flow", "-i", "n=3", cwd=project, check_code=0)
-    ok = flowexec("states", "validate", latest_id(project), cwd=project, check_code=0).stdout
+    ok = flowexec(
+        "states", "validate", latest_id(project), "flows.py:flow", cwd=project, check_code=0
+    ).stdout
     assert ok.startswith("deterministic: 11 steps re-run")
     flowexec("run", "flows.py:clock", "-i", "n=1", cwd=project, check_code=0)
-    bad = flowexec("states", "validate", latest_id(project), cwd=project, check_code=1).stdout
+    bad = flowexec(
+        "states", "validate", latest_id(project), "flows.py:clock", cwd=project, check_code=1
+    ).stdout
     assert bad.startswith("not deterministic: 1 of 1 steps differ")
     assert "clock/stamp" in bad
+
+
+def test_a_stored_run_never_makes_the_command_import_the_file_it_names(project):
+    """Stored data is data: the target a run was started with is shown, not imported."""
+    (project / "loud.py").write_text(
+        "import pathlib\npathlib.Path('imported.txt').write_text('yes')\nfrom flows import flow\n"
+    )
+    flowexec("run", "loud.py:flow", "-i", "n=2", cwd=project, check_code=0)
+    marker = project / "imported.txt"
+    marker.unlink()
+    state_id = latest_id(project)
+    for command in ("validate", "resume"):
+        done = flowexec("states", command, state_id, cwd=project, check_code=2)
+        assert f"give the flow to {command}: flowexec states {command} {state_id} loud.py:flow" in (
+            done.stderr
+        )
+        assert not marker.exists()

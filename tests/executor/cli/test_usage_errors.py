@@ -68,9 +68,10 @@ def test_a_bad_argument_is_one_line_and_exit_2(project, case):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--from", "demo/nope"], "--from 'demo/nope': flow 'demo' has no step 'nope'"),
+        (["flows.py:flow", "--from", "demo/nope"], "--from 'demo/nope': flow 'demo' has no step"),
         (["flows.py:broken"], "flow target 'flows.py:broken' is flow 'broken', but state"),
-        (["-i", "oops"], "-i 'oops': write NAME=VALUE"),
+        (["flows.py:flow", "-i", "oops"], "-i 'oops': write NAME=VALUE"),
+        ([], "give the flow to resume: flowexec states resume "),
     ],
 )
 def test_bad_resume_arguments(project, args, expected):
