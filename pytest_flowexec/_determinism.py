@@ -305,7 +305,10 @@ def _describe_call(function: Any) -> str | None:
     owner = getattr(function, "__self__", None)
     name = getattr(function, "__name__", "")
     if owner is getattr(random, "_inst", None) and name in ("random", "getrandbits", "randbytes"):
-        return "the global random generator (random.random/randint/choice/... unseeded)"
+        return (
+            "the global random generator (random.random/randint/choice/... unseeded; seed "
+            "it in the step, or pass seed= to the marker)"
+        )
     if isinstance(owner, random.SystemRandom):
         return "system randomness (secrets / random.SystemRandom)"
     if (
@@ -321,13 +324,13 @@ def _describe_call(function: Any) -> str | None:
             "perf_counter_ns",
         )
     ):
-        return f"the clock (time.{name})"
+        return f"the clock (time.{name}; pass the time in as an input, or frozen_time=)"
     if (
         isinstance(owner, type)
         and issubclass(owner, dt.date)
         and name in ("now", "utcnow", "today")
     ):
-        return f"the clock ({owner.__name__}.{name})"
+        return f"the clock ({owner.__name__}.{name}; pass it in as an input, or frozen_time=)"
     if name == "urandom" and getattr(owner, "__name__", "") in ("posix", "nt", "os"):
         return "os.urandom (uuid.uuid4, secrets, ...)"
     return None

@@ -103,11 +103,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         return result
     from executor.testing import capture_runs
 
+    replaying = _replaying(item)  # before the test: a first recording writes its file
     with capture_runs() as observed:
         result = yield
     if keys is not None:
         _check_keys(item, keys)
-    _check_determinism(item, determinism, list(observed))
+    _check_determinism(item, determinism, list(observed), replaying)
     return result
 
 
@@ -119,7 +120,9 @@ def _check_keys(item: pytest.Item, marker: pytest.Mark) -> None:
     check_cache_keys(step, **options)
 
 
-def _check_determinism(item: pytest.Item, marker: pytest.Mark, observed: list[Any]) -> None:
+def _check_determinism(
+    item: pytest.Item, marker: pytest.Mark, observed: list[Any], replaying: bool
+) -> None:
     from pytest_flowexec import _determinism as det
 
     try:
@@ -133,7 +136,7 @@ def _check_determinism(item: pytest.Item, marker: pytest.Mark, observed: list[An
         outcomes = [det.run_once(run, "sequential", "child", mock, options) for run in observed]
         Path(child).write_text("\n".join(det.snapshot(o) for o in outcomes))
         return
-    if _replaying(item):
+    if replaying:
         tally.notes.append(f"{item.nodeid}: not re-run (replay never calls real steps)")
         return
     if not observed:
@@ -203,15 +206,20 @@ def _matrix(k: int, run: Any, mock: Any, options: Any, tally: Tally) -> tuple[li
     outcomes = []
     for executor in options.executors:
         for n in range(options.runs):
+            outcome: Any = None
+            reason: str | None = None
             try:
-                outcomes.append(
-                    det.run_once(run, executor, f"{executor} run {n + 1}", mock, options)
-                )
+                outcome = det.run_once(run, executor, f"{executor} run {n + 1}", mock, options)
             except StepNotPicklable as error:
-                if options.explicit_executors:
-                    raise
-                tally.notes.append(f"{name}: not re-run on 'parallel' ({error})")
+                reason = str(error)
+            else:
+                reason = _unpicklable(outcome)
+            if reason is not None and executor == "parallel" and not options.explicit_executors:
+                tally.notes.append(f"{name}: not re-run on 'parallel' ({reason})")
                 break
+            if outcome is None:
+                raise AssertionError(f"{name}: cannot run on {executor!r}: {reason}")
+            outcomes.append(outcome)
     reference = outcomes[0]
     problems: list[str] = []
     for other in outcomes[1:]:
@@ -243,6 +251,14 @@ def _matrix(k: int, run: Any, mock: Any, options: Any, tally: Tally) -> tuple[li
         for address in sorted(sources):
             problems.append(f"  likely cause: {address} read {', '.join(sorted(sources[address]))}")
     return problems, reference, len(outcomes) + (1 if options.round_trip else 0)
+
+
+def _unpicklable(outcome: Any) -> str | None:
+    """Why a run could not go to worker processes (a step that cannot be pickled)."""
+    for address, (_, error) in outcome.steps.items():
+        if isinstance(error, str) and "StepNotPicklable" in error.split(":", 1)[0]:
+            return f"{address} cannot be pickled"
+    return None
 
 
 _COMPLETION_ORDER = " (a dict built in completion order on a concurrent executor?)"

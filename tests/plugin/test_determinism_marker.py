@@ -141,7 +141,8 @@ def test_a_step_reading_the_clock_is_named_with_both_values(session, pytester):
         [
             "*flow 'clocky' (run 0 of the test): sequential run 1 and sequential run 2 differ:",
             "*clocky/stamp: * (sequential run 1) vs * (sequential run 2)",
-            "*likely cause: clocky/stamp read the clock (time.time)",
+            "*likely cause: clocky/stamp read the clock (time.time; pass the time in as an "
+            "input, or frozen_time=)",
         ]
     )
 
@@ -326,3 +327,35 @@ def test_the_cache_keys_marker_generates_a_test_per_step(session, pytester):
     result.stdout.fnmatch_lines(["PASSED test_it.py::test_keys?fetch?"])
     result.stdout.fnmatch_lines(["FAILED test_it.py::test_keys?by_names?*"])
     result.stdout.fnmatch_lines(["*check_cache_keys(step 'by_names'): *", "*input: {'names': *"])
+
+
+def test_a_first_recording_is_checked_and_local_steps_skip_parallel(plain, pytester):
+    pytester.makepyfile(
+        test_it="""
+        import pytest
+        from executor import Flow, step
+        import app
+
+        @pytest.mark.flow_determinism(hash_seeds=())
+        def test_clock():
+            app.clocky.run(n=1)
+
+        @pytest.mark.flow_determinism(hash_seeds=())
+        def test_local_step():
+            @step
+            def double(n: int) -> int:
+                return 2 * n
+
+            assert Flow("local", [double]).run(n=2)["double"] == 4
+        """
+    )
+    # record mode "once" with no recording yet records the test: the marker still checks
+    result = plain("--flow-record-mode=once")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*likely cause: clocky/stamp read the clock*",
+            "*flow 'local' (run 0 of the test): not re-run on 'parallel' (local/double cannot "
+            "be pickled)",
+        ]
+    )
