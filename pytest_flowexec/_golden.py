@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_flowexec._documents import read_document
+
 FORMAT = "flowexec-golden"
 VERSION = 1
 OBTAINED = ".obtained"
@@ -114,19 +116,14 @@ class GoldenFileError(Exception):
 
 def read(path: Path) -> Any:
     """The encoded value kept in ``path`` (raises GoldenFileError naming the file)."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise GoldenFileError(
-            f"golden file {str(path)!r} is not valid JSON ({error}); rewrite it with --flow-regen"
-        ) from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise GoldenFileError(f"{str(path)!r} is not a flowexec golden file")
-    if document.get("version") != VERSION:
-        raise GoldenFileError(
-            f"golden file {str(path)!r} has version {document.get('version')!r}; this "
-            f"flowexec reads version {VERSION}: rewrite it with --flow-regen"
-        )
+    document = read_document(
+        path,
+        kind="golden file",
+        form=FORMAT,
+        version=VERSION,
+        error=GoldenFileError,
+        fix="rewrite it with --flow-regen",
+    )
     return document.get("value")
 
 

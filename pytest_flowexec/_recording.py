@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_flowexec._documents import read_document
+
 FORMAT = "flowexec-recording"
 VERSION = 2
 """2: code identity, inputs, attempts and errors per step; no composite events."""
@@ -117,19 +119,9 @@ class Recording:
 def read(path: Path, rerecord: str = "re-record it with --flow-record-mode=rewrite") -> Recording:
     """The recording in ``path`` (raises RecordingError naming the file and how to
     re-record it)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise RecordingError(
-            f"recording {str(path)!r} is not valid JSON ({error}); {rerecord}"
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RecordingError(f"{str(path)!r} is not a flowexec recording; {rerecord}")
-    if data.get("version") != VERSION:
-        raise RecordingError(
-            f"recording {str(path)!r} has format version {data.get('version')!r}; this "
-            f"flowexec reads version {VERSION} only: {rerecord}"
-        )
+    data = read_document(
+        path, kind="recording", form=FORMAT, version=VERSION, error=RecordingError, fix=rerecord
+    )
     try:
         return Recording(
             test=data["test"],
