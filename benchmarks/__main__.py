@@ -16,6 +16,7 @@ from benchmarks import (
     bench_core,
     bench_dask,
     bench_plugin,
+    bench_properties,
     bench_startup,
     bench_state,
 )
@@ -28,6 +29,7 @@ SUITES = {
     "composites": bench_composites.run,
     "state": bench_state.run,
     "plugin": bench_plugin.run,
+    "properties": bench_properties.run,
     "startup": bench_startup.run,
     "dask": bench_dask.run,
 }

@@ -14,7 +14,8 @@ from typing import Any
 
 from benchmarks._harness import Row
 from benchmarks.bench_core import chain
-from executor.testing import RecordedStep, RunTap, intercept
+from executor import hookimpl
+from executor.testing import RecordedStep, RunTap, intercept, observe
 
 SUITE = "plugin"
 
@@ -51,7 +52,9 @@ def replay_long_flow(length: int = 1_000) -> list[Row]:
             started = time.perf_counter()
             result = flow.run({"x": 0})
             times.append(time.perf_counter() - started)
-        assert result.steps[f"chain{length}/s{length - 1}"].status.value == "replayed"
+        assert replayer.tap is not None
+        assert len(replayer.tap.replayed) == length
+        assert result.steps[f"chain{length}/s{length - 1}"].status.value == "completed"
     took = statistics.median(times)
     return [
         Row(
@@ -120,5 +123,57 @@ def unused_overhead(rounds: int = 5) -> list[Row]:
     ]
 
 
+class _Counter:
+    """An observer as step coverage uses one: a hook per step end."""
+
+    def __init__(self) -> None:
+        self.ends = 0
+
+    @hookimpl
+    def step_end(self, address: str, result: Any) -> None:
+        self.ends += 1
+
+
+def observed_chain(length: int = 200, rounds: int = 9) -> list[Row]:
+    """What ``executor.testing.observe`` (golden-file marker, step coverage) adds per step."""
+    flow = chain(length)
+    flow.run({"x": 0})
+
+    def best(observed: bool) -> float:
+        times = []
+        for _ in range(rounds):
+            counter = _Counter()
+            if observed:
+                with observe(counter):
+                    started = time.perf_counter()
+                    flow.run({"x": 0})
+                    times.append(time.perf_counter() - started)
+                assert counter.ends == length
+            else:
+                started = time.perf_counter()
+                flow.run({"x": 0})
+                times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    plain, observed = [], []
+    for _ in range(3):  # interleaved: the machine's load hits both alike
+        plain.append(best(False))
+        observed.append(best(True))
+    a, b = min(observed), min(plain)
+    added = (a - b) / length * 1e6
+    return [
+        Row(
+            SUITE,
+            f"observed chain of {length}: added per step",
+            added,
+            "us",
+            b / length * 1e6,
+            "unobserved run, per step",
+            "<= 10 us",
+            added <= 10,
+        )
+    ]
+
+
 def run() -> list[Row]:
-    return replay_long_flow() + unused_overhead()
+    return replay_long_flow() + observed_chain() + unused_overhead()

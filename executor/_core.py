@@ -54,8 +54,14 @@ class RunArgs:
     limits: UsageLimits | None = None
 
 
-def _tap(flow: Flow, inputs: Mapping[str, Any] | None) -> Recorder | None:
-    """A recorder for a test harness's tap on this run, when one is installed."""
+def _tap(
+    flow: Flow,
+    inputs: Mapping[str, Any] | None,
+    store: StateStore | None = None,
+    state_id: str | None = None,
+) -> Recorder | None:
+    """A recorder for a test harness's tap on this run, when one is installed (with
+    a store too, for a run given ``store=``: the store still gets every event)."""
     interceptor = testing.intercepting()
     if interceptor is None:
         return None
@@ -64,14 +70,24 @@ def _tap(flow: Flow, inputs: Mapping[str, Any] | None) -> Recorder | None:
         return None
     replay = dict(tap.replay) if tap.replay is not None else None
     return Recorder(
-        None,
-        None,
+        store,
+        state_id,
         replay=replay,
         strict=tap.strict,
         validating=tap.validating,
         tap=tap,
         record_replayed=True,
     )
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of ``value`` where one can be made, else ``value`` itself."""
+    import copy
+
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
 
 
 _STATE_OF = {
@@ -181,6 +197,8 @@ class ExecutorCore:
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
+        if testing._capturing():
+            self._observed(args)
         return self._execute(args, self._recorder(args, store, metadata), plan)
 
     async def arun(
@@ -222,7 +240,29 @@ class ExecutorCore:
             flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
+        if testing._capturing():
+            self._observed(args)
         return await self._aexecute(args, self._recorder(args, store, metadata), plan)
+
+    def _observed(self, args: RunArgs) -> None:
+        """Tell a harness's :func:`executor.testing.capture_runs` about this run."""
+        testing._captured(
+            testing.CapturedRun(
+                flow=args.flow,
+                inputs=_copied(dict(args.inputs or {})),
+                context=_copied(args.context),
+                executor=self.executor,
+                options={
+                    "outputs": args.outputs,
+                    "on_failure": args.on_failure,
+                    "seed": args.seed,
+                    "limits": args.limits,
+                    "max_concurrency": self.max_concurrency,
+                    "step_executor": self.step_executor,
+                    "plugins": (*self.plugins, *args.plugins),
+                },
+            )
+        )
 
     def _recorder(
         self, args: RunArgs, store: StateStore | None, metadata: StateMetadata | None
@@ -234,7 +274,7 @@ class ExecutorCore:
         state_id = checked_store(store).create_state(
             args.flow.name, dict(args.inputs or {}), metadata or StateMetadata(), args.context
         )
-        return Recorder(store, state_id)
+        return _tap(args.flow, args.inputs, store, state_id) or Recorder(store, state_id)
 
     def _execute(
         self, args: RunArgs, recorder: Recorder | None, plan: Plan | None = None
@@ -302,7 +342,7 @@ class ExecutorCore:
         given = MappingProxyType(dict(args.inputs) if args.inputs is not None else {})
         limits = args.limits
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
-        hooks = HookRelay((*self.plugins, *args.plugins))
+        hooks = HookRelay((*self.plugins, *args.plugins, *testing.observers()))
         step_executor = self.step_executor
         interceptor = testing.intercepting()
         if interceptor is not None:

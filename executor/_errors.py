@@ -83,6 +83,36 @@ class StepTimeout(FlowError, TimeoutError):
         return (StepTimeout, (self.address, self.timeout, self.attempt))
 
 
+class RecordedFailure(FlowError):
+    """A step failure replayed from a test recording: the step was not called.
+
+    Carries the recorded type name and message; ``str()`` is the message, so a
+    replayed ``StepFailed`` reads like the live one. The type is never imported
+    (a recording is data).
+
+    Attributes:
+        address: the step address.
+        type_name: qualified name of the recorded exception type.
+        message: the recorded message.
+        status: ``"failed"`` or ``"timed_out"``.
+    """
+
+    def __init__(self, address: str, type_name: str, message: str, status: str = "failed") -> None:
+        self.address = address
+        self.type_name = type_name
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+    @property
+    def short_type(self) -> str:
+        """The type's name without its module, e.g. ``ConnectionRefusedError``."""
+        return self.type_name.rsplit(".", 1)[-1]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RecordedFailure, (self.address, self.type_name, self.message, self.status))
+
+
 class StepFailed(FlowError):
     """A step failed (after its retries) and the run stopped.
 
@@ -106,9 +136,10 @@ class StepFailed(FlowError):
         self.result = result
         self.attempts = attempts
         tries = f" after {attempts} attempts" if attempts > 1 else ""
+        kind = cause.short_type if isinstance(cause, RecordedFailure) else type(cause).__name__
         # Not super(): in the subclasses below the next class is the cause's type, whose
         # constructor takes other arguments.
-        FlowError.__init__(self, f"step {address!r} failed{tries}: {type(cause).__name__}: {cause}")
+        FlowError.__init__(self, f"step {address!r} failed{tries}: {kind}: {cause}")
 
     def __reduce__(self) -> tuple[type[StepFailed], tuple[str, BaseException]]:
         # The partial result stays behind when the error crosses a process line.
@@ -224,23 +255,37 @@ class ReplayMismatch(FlowError):
 
     Attributes:
         address: the step address.
-        reason: ``"not recorded"``, ``"input changed"`` or ``"recording unused"``.
+        reason: ``"not recorded"``, ``"input changed"``, ``"code changed since
+            recording"`` or ``"recording unused"``.
         nearest: the closest recorded address, when there is one (a typo, a moved
             step).
+        detail: what changed, one line per changed parameter (and path inside it),
+            with the recorded and the current value.
+        fix: how to re-record (the test harness knows the test's id).
     """
 
     def __init__(
-        self, address: str, reason: str, nearest: str | None = None, detail: str = ""
+        self,
+        address: str,
+        reason: str,
+        nearest: str | None = None,
+        detail: str = "",
+        fix: str = "",
     ) -> None:
         self.address = address
         self.reason = reason
         self.nearest = nearest
+        self.detail = detail
+        self.fix = fix
         hint = f"; nearest recorded address: {nearest!r}" if nearest else ""
-        more = f" ({detail})" if detail else ""
-        super().__init__(f"step {address!r}: replay mismatch: {reason}{more}{hint}")
+        lines = [f"step {address!r}: replay mismatch: {reason}{hint}"]
+        lines += ["  " + line for line in detail.splitlines()]
+        if fix:
+            lines.append(fix)
+        super().__init__("\n".join(lines))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ReplayMismatch, (self.address, self.reason, self.nearest))
+        return (ReplayMismatch, (self.address, self.reason, self.nearest, self.detail, self.fix))
 
 
 class LoopLimitReached(FlowError):
@@ -334,3 +379,11 @@ def run_failure(
     if isinstance(cause, ContextConflict):
         return StepFailedOnContextConflict(address, cause, result, attempts=attempts)
     return StepFailed(address, cause, result, attempts=attempts)
+
+
+class UsageError(FlowError, ValueError):
+    """A ``flowexec`` command-line argument is wrong.
+
+    The message is one line naming the argument, the bad value and the fix; the
+    command prints it and exits with status 2.
+    """

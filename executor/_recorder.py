@@ -17,17 +17,21 @@ import hashlib
 import itertools
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from executor._changes import describe_changes
 from executor._codec import JSON_CODEC
 from executor._errors import CacheKeyError, ReplayMismatch
 from executor._names import CONTEXT_PARAM
 from executor._results import ErrorInfo
-from executor.cache._keys import KEY_GENERATOR
+from executor.cache._keys import KEY_GENERATOR, step_identity
 from executor.state._model import StateEvent
 from executor.state._report import Mismatch, readable_diff
 from executor.state._store import StateStore
-from executor.testing import RecordedStep, RunTap
+from executor.testing import RecordedError, RecordedStep, RunTap
+
+if TYPE_CHECKING:
+    from executor._step import Step
 
 DIGEST_FORMAT = b"flowexec-inputs/1"
 
@@ -73,6 +77,11 @@ class Recorder:
         self._seq = itertools.count(first_seq)
         self._lock = threading.Lock()
         self.mismatches: list[Mismatch] = []
+        # A test tap's view of each step, by address, between begin and end:
+        self._inputs: dict[str, Any] = {}  # the normalized inputs, typed-JSON data
+        self._code: dict[str, str] = {}  # the step's code identity
+        self._context_before: dict[str, str] = {}  # the context before the call
+        self._shown: dict[str, dict[str, Any]] = {}  # replaying: the normalized inputs
         self.replay_misses: list[str] = []
         self.checked = 0
 
@@ -80,23 +89,83 @@ class Recorder:
     def persisting(self) -> bool:
         return self.tap is not None or (self.store is not None and self.state_id is not None)
 
+    def tap_digest(
+        self, address: str, step: Step[..., Any], inputs: Mapping[str, Any], context: Any
+    ) -> str | None:
+        """For a test tap: the digest of the step's inputs as the tap normalizes them
+        (redacted, volatile values replaced), so that no digest of a secret exists;
+        remembers those inputs, the step's code identity and the context before
+        the call, for the recording and for naming what changed."""
+        tap = self.tap
+        assert tap is not None
+        normalize = tap.normalize
+        shown = {
+            name: normalize(address, name, value) if normalize is not None else value
+            for name, value in inputs.items()
+            if name != CONTEXT_PARAM
+        }
+        digest = input_digest(shown, address)
+        code = step_identity(step)
+        if not tap.recording:  # replay or validate: the inputs only name what changed
+            with self._lock:
+                self._code[address] = code
+                self._shown[address] = shown
+            return digest
+        try:  # encoded now: the step may change its inputs in place
+            encoded = JSON_CODEC.encode(shown, f"{address} inputs")
+        except Exception:
+            encoded = None  # the digest says "no stable encoding" already
+        before = _encoded(context) if CONTEXT_PARAM in inputs else None
+        with self._lock:
+            self._inputs[address] = encoded
+            self._code[address] = code
+            if before is not None:
+                self._context_before[address] = before
+        return digest
+
     def recorded(
         self, address: str, digest: str | None
     ) -> StateEvent | RecordedStep | ReplayMismatch | None:
         """The recorded event to reuse for this call; a ReplayMismatch when strict
-        replay cannot use one; ``None`` to run the step."""
+        replay cannot use one; ``None`` to run the step.
+
+        Under a test tap a recorded failure is reused too (replay never calls a
+        step), and a step whose code changed since recording is a mismatch.
+        """
         if self.replay is None or self.validating:
             return None
         event = self.replay.get(address)
-        if (
-            event is not None
-            and event.completed
-            and event.digest is not None
-            and event.digest == digest
-        ):
+        detail = ""
+        if event is None:
+            reason = "not recorded"
+        elif isinstance(event, RecordedStep):
+            reason = ""
+            with self._lock:
+                code = self._code.get(address)
+                shown = self._shown.get(address)
+                current = self._inputs.get(address) if shown is None else None
+            if event.code is not None and code is not None and event.code != code:
+                reason, detail = (
+                    "code changed since recording",
+                    f"recorded {event.code}, now {code}",
+                )
+            elif event.digest is None or event.digest != digest:
+                reason = "input changed"
+                if digest is None:
+                    detail = "an input has no stable encoding (see CacheKeyError)"
+                elif isinstance(event.inputs, dict):
+                    now = shown if shown is not None else _decoded(current or {})
+                    detail = describe_changes(_decoded(event.inputs), now)
+            elif event.completed or event.failed:
+                return event
+            else:
+                reason = f"recorded as {event.status}, which cannot be replayed"
+        elif event.completed and event.digest is not None and event.digest == digest:
             return event
-        if event is not None and not event.completed:
+        elif not event.completed:
             return None  # it failed or paused last time: run it again
+        else:
+            reason = "input changed"
         with self._lock:
             self.replay_misses.append(address)
         if self.strict:
@@ -104,15 +173,36 @@ class Recorder:
             # compares with every recorded address, far too slow for each step a
             # resume runs again (a map of 400 items: ~15 ms a step, on the thread
             # that schedules them, so none started and none was checkpointed meanwhile).
-            if event is None:
-                mismatch = ReplayMismatch(address, "not recorded", self._nearest(address))
-            else:
-                mismatch = ReplayMismatch(address, "input changed")
+            nearest = self._nearest(address) if event is None else None
             tap = self.tap
+            mismatch = ReplayMismatch(
+                address, reason, nearest, detail, tap.rerecord if tap is not None else ""
+            )
             if tap is not None and tap.on_mismatch is not None and tap.on_mismatch(mismatch):
                 return None  # the harness lets this step run for real
             return mismatch
         return None
+
+    def replayed(self, found: StateEvent | RecordedStep, digest: str | None, wall: float) -> None:
+        """Note that ``found`` answered its step (a test tap counts it; a store keeps
+        a ``replayed`` event when ``record_replayed``)."""
+        if self.tap is not None and isinstance(found, RecordedStep):
+            self.tap.keep(found, replayed=True)
+            if self._storing and self.record_replayed:
+                self._append(found.address, digest, "replayed", found.output, 0, wall, wall, None)
+            return
+        if self.record_replayed:
+            self.record(
+                found.address,
+                digest,
+                "replayed",
+                found.output,
+                0,
+                wall,
+                wall,
+                None,
+                context=found.context,
+            )
 
     def _nearest(self, address: str) -> str | None:
         assert self.replay is not None
@@ -151,14 +241,61 @@ class Recorder:
         """Persist how one step ended (raises CodecError for an unstorable output).
 
         ``context`` is the context as the step left it, for a step that takes one:
-        replaying the step puts it back (a context that cannot be encoded is not kept).
+        replaying the step puts it back (a context that cannot be encoded is not
+        kept; a test tap keeps it only where the step changed it).
         """
-        if self.tap is not None:
-            text = f"{error.type.rsplit('.', 1)[-1]}: {error.message}" if error else None
-            self.tap.keep(RecordedStep(address, digest, status, output, text, _snapshot(context)))
-            return
-        if not self.persisting:
-            return
+        tap = self.tap
+        if tap is not None:
+            with self._lock:
+                inputs = self._inputs.get(address)
+                code = self._code.get(address)
+                before = self._context_before.get(address)
+            changed = context is not None and _encoded(context) != before
+            tap.keep(
+                RecordedStep(
+                    address,
+                    digest,
+                    status,
+                    output,
+                    RecordedError(error.type, error.message) if error is not None else None,
+                    _snapshot(context) if changed else None,
+                    attempts=attempts,
+                    code=code,
+                    inputs=inputs,
+                    context_changed=changed,
+                )
+            )
+        if self._storing:
+            self._append(
+                address,
+                digest,
+                status,
+                output,
+                attempts,
+                started_at,
+                ended_at,
+                error,
+                awaiting,
+                context,
+            )
+
+    @property
+    def _storing(self) -> bool:
+        return self.store is not None and self.state_id is not None
+
+    def _append(
+        self,
+        address: str,
+        digest: str | None,
+        status: str,
+        output: Any,
+        attempts: int,
+        started_at: float | None,
+        ended_at: float | None,
+        error: ErrorInfo | None,
+        awaiting: str | None = None,
+        context: Any = None,
+    ) -> None:
         assert self.store is not None
         assert self.state_id is not None
         seq = next(self._seq)  # itertools.count: atomic in CPython, no lock needed
@@ -186,6 +323,16 @@ def _snapshot(context: Any) -> Any:
         return JSON_CODEC.decode(JSON_CODEC.encode(context))
     except Exception:
         return None
+
+
+def _decoded(data: dict[str, Any]) -> dict[str, Any]:
+    """Typed-JSON inputs as values, to name what changed (the data itself if the
+    codec cannot read it back)."""
+    try:
+        found = JSON_CODEC.decode(data)
+    except Exception:
+        return data
+    return found if isinstance(found, dict) else data
 
 
 def _encoded(value: Any) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from executor._errors import FlowError, run_failure
+from executor._errors import FlowError, RecordedFailure, run_failure
 from executor._stats import StepStats, compute_stats
 
 
@@ -67,6 +67,8 @@ class ErrorInfo:
     @classmethod
     def from_exception(cls, error: BaseException, traceback_text: str | None = None) -> ErrorInfo:
         """Capture ``error``; ``traceback_text`` overrides the local traceback (remote errors)."""
+        if isinstance(error, RecordedFailure):  # replayed: the recorded type and message
+            return cls(error.type_name, error.message, traceback_text or "")
         kind = type(error)
         if traceback_text is None:
             import traceback  # only failures need it: `import executor` stays light

@@ -23,15 +23,17 @@ from typing import Any
 
 from executor._clock import Clock
 from executor._context import replace_all
-from executor._errors import Pause, ReplayMismatch, StepTimeout
+from executor._errors import Pause, RecordedFailure, ReplayMismatch, StepTimeout
 from executor._executors import Outcome, Task
 from executor._limits import UsageLimitExceeded
+from executor._names import CONTEXT_PARAM
 from executor._plan import Plan, PlanNode
 from executor._recorder import input_digest
 from executor._results import ErrorInfo, FlowResult, RunStatus, StepResult, StepStatus
 from executor._retry import jitter_rng
 from executor._run_cache import MISS
 from executor._runtime import OnFailure, Runtime
+from executor.testing import RecordedStep
 
 # Enum member lookups cost ~0.1 us each on Python 3.11; the hot path reads these.
 _COMPLETED = StepStatus.COMPLETED
@@ -153,12 +155,24 @@ class RunState:
         return kwargs
 
     def _begin_recorded(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
-        """Digest the inputs; reuse the recorded output when resuming."""
+        """Digest the inputs; reuse the recorded outcome when resuming or replaying."""
         recorder = self.recorder
         assert recorder is not None
         index = node.index
         address = self.addresses[index]
-        digest = self.digests[index] = input_digest(inputs, address)
+        step = node.step
+        tap = recorder.tap
+        if tap is None:
+            digest = self.digests[index] = input_digest(inputs, address)
+        elif step.is_composite or (tap.live is not None and tap.live(step.name, address)):
+            # A stub is test code: it answers in every mode. A composite runs again
+            # so that its nested steps are replayed one by one: the same tree.
+            tap.pass_through(address)
+            return None
+        else:
+            digest = self.digests[index] = recorder.tap_digest(
+                address, step, inputs, inputs.get(CONTEXT_PARAM)
+            )
         found = recorder.recorded(address, digest)
         if found is None:
             return None
@@ -166,26 +180,29 @@ class RunState:
         if isinstance(found, ReplayMismatch):
             self.finish(node, None, found, 0, now, now)
             return Resolved.FAILED
+        if tap is not None and tap.observe is not None:
+            tap.observe(step.name, address, inputs)  # a spy sees replayed calls too
+        if isinstance(found, RecordedStep):
+            if found.failed:
+                assert found.error is not None
+                recorder.replayed(found, digest, self._to_wall + now)
+                failure = RecordedFailure(
+                    address, found.error.type, found.error.message, found.status
+                )
+                self.finish(node, None, failure, found.attempts, now, now)
+                return Resolved.FAILED
+            status, attempts = StepStatus(found.status), found.attempts
+        else:
+            status, attempts = _REPLAYED, 0
         self.values[index] = found.output
         if node.wants_context and found.context is not None:
             replace_all(self.context_of(index), found.context)  # what the step did to it
         wall = self._to_wall + now
         result = StepResult._record(
-            address, self.names[index], _REPLAYED, found.output, 0, wall, wall
+            address, self.names[index], status, found.output, attempts, wall, wall
         )
         self.results[index] = result
-        if recorder.record_replayed:
-            recorder.record(
-                address,
-                digest,
-                _REPLAYED.value,
-                found.output,
-                0,
-                wall,
-                wall,
-                None,
-                context=found.context,
-            )
+        recorder.replayed(found, digest, wall)
         if self.step_hooks:
             self.hooks.step_end(address, result)
         return Resolved.HIT
@@ -367,6 +384,8 @@ class RunState:
             status = StepStatus.CANCELLED
         elif isinstance(error, StepTimeout):
             status = StepStatus.TIMED_OUT
+        elif isinstance(error, RecordedFailure):
+            status = StepStatus(error.status)
         elif isinstance(error, Pause):
             status = StepStatus.PAUSED
             self.paused = self.paused or (address, error)

@@ -13,7 +13,7 @@ from typing import Any
 from executor._codec import CodecError
 from executor._plan import PlanNode
 from executor.cache._backend import CacheBackend
-from executor.cache._keys import KEY_GENERATOR
+from executor.cache._keys import call_key
 
 logger = logging.getLogger("executor.cache")
 
@@ -45,14 +45,7 @@ class RunCache:
         """
         policy = node.step.cache
         assert policy is not None
-        if not policy.include_context:
-            context = None
-        if policy.key is None:
-            key = KEY_GENERATOR.key(node.step, inputs, context, address=address)
-        else:
-            key = KEY_GENERATOR.key_of(
-                node.step, policy.key(inputs), "CachePolicy.key(inputs)", context, address=address
-            )
+        key = call_key(node.step, inputs, context, address=address)
         backend = policy.cache if policy.cache is not None else self.backend
         stored = backend.get(key)
         if stored is None:

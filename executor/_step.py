@@ -7,6 +7,7 @@ import importlib
 import inspect
 import keyword
 import math
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import FunctionType
@@ -96,6 +97,7 @@ class Step(Generic[P, R]):
         else:
             self.params = _params_of(self.name, fn) if params is None else params
             self.is_async = inspect.iscoroutinefunction(fn)
+        _ALIVE.add(self)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -165,6 +167,16 @@ class Step(Generic[P, R]):
         if isinstance(found, Step) and found.fn is self.fn:
             return (_rebuild_step, (found, options))
         return (_rebuild_step, (self.fn, options))
+
+
+_ALIVE: weakref.WeakSet[Step[..., Any]] = weakref.WeakSet()
+"""Every step built in this process and still referenced: test harnesses check a
+stubbed name against these before a run starts (a typo is reported first)."""
+
+
+def known_step_names() -> frozenset[str]:
+    """The names of the steps that exist in this process now."""
+    return frozenset(s.name for s in list(_ALIVE))
 
 
 def _module_attribute(module: str | None, qualname: str) -> object:

@@ -7,6 +7,11 @@ application code — passes its step executor through :meth:`Interceptor.wrap_st
 and asks :meth:`Interceptor.tap_run` for a :class:`RunTap` that records its steps,
 replays recorded ones, or validates against them. One interceptor is active per
 process at a time (pytest runs one test at a time per process, xdist included).
+
+Observers are lighter and may be many: :func:`observe` adds a lifecycle plugin (an
+object with ``@executor.hookimpl`` methods) to every run started meanwhile, so a
+harness can see each step end and each run's :class:`~executor.FlowResult` (golden
+files, benchmarks, step coverage) without taking the interceptor's place.
 """
 
 from __future__ import annotations
@@ -23,16 +28,32 @@ from executor._limits import _SCOPE
 from executor._newfiles import temporary_beside
 
 __all__ = [
+    "CapturedRun",
     "Interceptor",
+    "RecordedError",
     "RecordedStep",
     "RunTap",
+    "capture_runs",
     "current_address",
     "decode_value",
     "encode_value",
     "intercept",
     "intercepting",
+    "known_step_names",
+    "observe",
+    "observers",
     "temporary_beside",
 ]
+
+
+@dataclass(frozen=True)
+class RecordedError:
+    """How a recorded step failed: what replaying it raises again."""
+
+    type: str
+    """Qualified name of the exception type, e.g. ``"builtins.ConnectionRefusedError"``."""
+    message: str
+    """``str()`` of the exception."""
 
 
 @dataclass(frozen=True)
@@ -45,14 +66,28 @@ class RecordedStep:
     status: str
     """``completed``, ``cached``, ``failed``, ..."""
     output: Any = None
-    error: str | None = None
-    """``"Type: message"`` for a failed step."""
+    error: RecordedError | None = None
+    """For a failed or timed-out step: how its last attempt failed."""
     context: Any = None
-    """For a step that takes the context: the context as the step left it."""
+    """For a step that changed the context: the context as the step left it."""
+    attempts: int = 1
+    """Attempts the step made (a replayed failure reports the same number)."""
+    code: str | None = None
+    """The step's code identity when recorded: ``name@version:V`` or
+    ``name@source:HASH``; replaying a step whose code changed is a mismatch."""
+    inputs: Any = None
+    """The step's inputs as typed-JSON data (redacted), for naming what changed."""
+    context_changed: bool = False
+    """Whether ``context`` holds the step's change to the context."""
 
     @property
     def completed(self) -> bool:
         return self.status in ("completed", "cached", "replayed")
+
+    @property
+    def failed(self) -> bool:
+        """A failure that replay repeats (rather than calling the step again)."""
+        return self.status in ("failed", "timed_out") and self.error is not None
 
 
 class RunTap:
@@ -67,6 +102,14 @@ class RunTap:
         record: keep every step's end in :attr:`recorded`.
         on_mismatch: called for each strict mismatch; return True to let the step
             run for real instead of failing.
+        live: ``(step name, address) -> bool``: True for a step the harness answers
+            itself (a stub): it is neither replayed nor recorded, in every mode.
+        observe: ``(step name, address, inputs)``: called for every step answered
+            from ``replay``, so a spy sees replayed calls too.
+        normalize: ``(address, name, value) -> value`` for every step input
+            (``name`` the parameter): what is digested, matched and recorded in
+            place of the real value (redaction, volatile values).
+        rerecord: how to re-record, appended to every mismatch message.
     """
 
     def __init__(
@@ -77,12 +120,23 @@ class RunTap:
         validating: bool = False,
         record: bool = True,
         on_mismatch: Callable[[ReplayMismatch], bool] | None = None,
+        live: Callable[[str, str], bool] | None = None,
+        observe: Callable[[str, str, Mapping[str, Any]], None] | None = None,
+        normalize: Callable[[str, str, Any], Any] | None = None,
+        rerecord: str = "",
     ) -> None:
         self.replay = replay
         self.strict = strict
         self.validating = validating
         self.recording = record
         self.on_mismatch = on_mismatch
+        self.live = live
+        self.observe = observe
+        self.normalize = normalize
+        self.rerecord = rerecord
+        self.passed_through: set[str] = set()
+        """Addresses neither replayed nor recorded: stubbed steps, and composites
+        (they run again under replay; their nested steps are replayed one by one)."""
         self.recorded: dict[str, RecordedStep] = {}
         """Steps that ended in this run, by address (the last end of each)."""
         self.replayed: set[str] = set()
@@ -93,15 +147,21 @@ class RunTap:
         """Addresses that could not be replayed (they ran, or failed if strict)."""
         self._lock = threading.Lock()
 
-    def keep(self, step: RecordedStep) -> None:
-        """Called by the engine as each step ends."""
+    def keep(self, step: RecordedStep, *, replayed: bool = False) -> None:
+        """Called by the engine as each step ends (``replayed``: answered from
+        ``replay``, then ``step`` is the recorded one)."""
         with self._lock:
-            if step.status == "replayed":
+            if step.address in self.passed_through:
+                return
+            if replayed:
                 self.replayed.add(step.address)
-                if step.address in (self.replay or {}):
-                    step = self.replay[step.address]  # type: ignore[index]
             if self.recording and step.status != "skipped":
                 self.recorded[step.address] = step
+
+    def pass_through(self, address: str) -> None:
+        """Leave ``address`` out of replay and recording (see :attr:`passed_through`)."""
+        with self._lock:
+            self.passed_through.add(address)
 
 
 class Interceptor(Protocol):
@@ -137,9 +197,98 @@ def intercept(interceptor: Interceptor) -> Iterator[Interceptor]:
             _active = None
 
 
+@dataclass(frozen=True)
+class CapturedRun:
+    """A top-level run as it was asked for, kept by :func:`capture_runs` so that a
+    harness can run it again (under another executor, in another process)."""
+
+    flow: Any
+    """The :class:`~executor.Flow` that ran."""
+    inputs: Mapping[str, Any]
+    """Its flow inputs, copied when the run started."""
+    context: Any
+    """The run context, copied when the run started (steps may change the original)."""
+    executor: Any
+    """The executor it ran on (a name or a ``concurrent.futures.Executor``)."""
+    options: Mapping[str, Any]
+    """The other run options: ``outputs``, ``on_failure``, ``seed``, ``limits``,
+    ``max_concurrency``, ``step_executor``, ``plugins``."""
+
+
+_captures: list[list[CapturedRun]] = []
+
+
+@contextlib.contextmanager
+def capture_runs() -> Iterator[list[CapturedRun]]:
+    """Collect every top-level run started in this process meanwhile, in start order.
+
+    Nested runs (composites, sub-flows) are part of their top-level run and are not
+    listed. Runs are copied as they start: re-running one later starts from the same
+    inputs and context even if the first run changed them.
+    """
+    seen: list[CapturedRun] = []
+    with _lock:
+        _captures.append(seen)
+    try:
+        yield seen
+    finally:
+        with _lock:  # by identity: two open blocks may hold equal lists
+            _captures[:] = [other for other in _captures if other is not seen]
+
+
+def _capturing() -> bool:
+    """Whether some :func:`capture_runs` block is open (the engine asks per run)."""
+    return bool(_captures)
+
+
+def _captured(run: CapturedRun) -> None:
+    """Called by the engine as a top-level run starts, while :func:`_capturing`."""
+    with _lock:
+        for seen in _captures:
+            seen.append(run)
+
+
 def intercepting() -> Interceptor | None:
     """The interceptor installed now, if any."""
     return _active
+
+
+def known_step_names() -> frozenset[str]:
+    """The names of every step that exists in this process now (for typo hints)."""
+    from executor._step import known_step_names as names
+
+    return names()
+
+
+_observers: tuple[object, ...] = ()
+
+
+@contextlib.contextmanager
+def observe(plugin: object) -> Iterator[object]:
+    """Add ``plugin`` to the lifecycle plugins of every run started in this process
+    meanwhile, in any thread (nested runs share their run's plugins).
+
+    Example:
+        >>> class Ends:
+        ...     @hookimpl
+        ...     def flow_end(self, flow, result): print(flow, result.status.value)
+        >>> with observe(Ends()):                          # doctest: +SKIP
+        ...     Flow("f", [one]).run()
+        f completed
+    """
+    global _observers
+    with _lock:
+        _observers = (*_observers, plugin)
+    try:
+        yield plugin
+    finally:
+        with _lock:
+            _observers = tuple(p for p in _observers if p is not plugin)
+
+
+def observers() -> tuple[object, ...]:
+    """The plugins :func:`observe` added, in the order they were added."""
+    return _observers
 
 
 def current_address() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,9 @@ class FlowMock:
     def __init__(self) -> None:
         self._rules: dict[str, _Rule] = {}
         self._seen: set[str] = set()
+        self._stubbed: set[str] = set()
         self._lock = threading.Lock()
+        self._checked: set[str] = set()
 
     # -- configuring --------------------------------------------------------------
 
@@ -85,12 +88,52 @@ class FlowMock:
         """Configured targets that matched no step (checked when the test ends)."""
         return sorted(rule.target for rule in self._rules.values() if not rule.matched)
 
+    def answered(self, address: str) -> bool:
+        """Whether a stub (not a spy) answered a call at ``address`` (step coverage
+        counts such a step as stubbed, not as run)."""
+        with self._lock:
+            return address in self._stubbed
+
     def seen(self) -> list[str]:
         """Step names and addresses the test's runs went through."""
         with self._lock:
             return sorted(self._seen)
 
+    def check_targets(self, known: frozenset[str], flow: str) -> None:
+        """Before a run of ``flow`` starts: fail on a target naming no step that
+        exists (a typo), with the nearest names, before any real step runs."""
+        for target in sorted(set(self._rules) - self._checked):
+            self._checked.add(target)
+            if "/" in target:  # an address (labels are not all step names): checked at the end
+                continue
+            if target in known:
+                continue
+            near = difflib.get_close_matches(target, sorted(known), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+            example = f"{flow}/{near[0] if near else 'step'}"
+            raise AssertionError(
+                f"flow_mock: {target!r} names no step that exists ({hint}reported before "
+                f"flow {flow!r} ran any step; stub or spy a step name or a full address "
+                f"such as {example!r})"
+            )
+
     # -- in the engine ----------------------------------------------------------------
+
+    def stubbed(self, name: str, address: str) -> bool:
+        """Whether a stub (not a spy) answers the step at ``address``: then it is
+        neither replayed nor recorded."""
+        rule = self._rules.get(address) or self._rules.get(name)
+        return rule is not None and not rule.spy
+
+    def observe(self, name: str, address: str, inputs: Mapping[str, Any]) -> None:
+        """A step answered from a recording: a spy on it sees the call."""
+        with self._lock:
+            self._seen.add(name)
+            self._seen.add(address)
+            rule = self._rules.get(address) or self._rules.get(name)
+            if rule is not None:
+                rule.matched = True
+                rule.calls.append({k: v for k, v in inputs.items() if k != "context"})
 
     def wrap(self, base: StepExecutor) -> StepExecutor:
         """The step executor the runs use while the test runs."""
@@ -115,6 +158,8 @@ class FlowMock:
                 return base(step, inputs, context)
             rule.matched = True
             rule.calls.append({k: v for k, v in inputs.items() if k != "context"})
+            if not rule.spy and address is not None:
+                self._stubbed.add(address)
         if rule.spy:
             return base(step, inputs, context)
         return _respond(rule, inputs, address or step.name)

@@ -4,16 +4,23 @@
 
     {
       "format": "flowexec-recording",
-      "version": 1,
+      "version": 2,
       "test": "tests/test_report.py::test_total[eu]",
       "seed": 1234,
       "frozen_time": "2024-01-01T00:00:00+00:00",
       "runs": [
         {"flow": "report",
          "inputs": {...},
-         "steps": {"report/load": {"digest": "...", "output": [...], "status": "completed"}}}
+         "steps": {"report/load": {"attempts": 1, "code": "load@source:...",
+                                   "digest": "...", "inputs": {...}, "output": [...],
+                                   "status": "completed"}}}
       ]
     }
+
+Per step: its code identity (``version=``, or a hash of its source), the digest of
+its inputs and the inputs themselves (both after redaction), its status, output or
+error ``{"type", "message"}``, its attempts, and the context only where the step
+changed it. Composite steps are not kept: their nested steps are, one by one.
 
 Keys are sorted and values go through the engine's typed JSON codec, so a file
 reads well in a review and re-recording an unchanged run gives the same bytes.
@@ -22,6 +29,7 @@ Runs are matched to a test's runs by their order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,8 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_flowexec._documents import read_document
+
 FORMAT = "flowexec-recording"
-VERSION = 1
+VERSION = 2
+"""2: code identity, inputs, attempts and errors per step; no composite events."""
+MAX_NAME = 120
+"""Longer test names are cut and given a hash suffix (file systems limit names)."""
 
 
 class RecordingError(Exception):
@@ -47,11 +60,26 @@ def default_location(root: Path, recordings_dir: str, module: Path, test_name: s
         relative = module.resolve().relative_to(root.resolve())
     except ValueError:
         relative = Path(module.name)
-    return root / recordings_dir / relative.with_suffix("") / f"{sanitize(test_name)}.json"
+    return root / recordings_dir / relative.with_suffix("") / file_name(test_name)
+
+
+def file_name(test_name: str) -> str:
+    """A test name as a file name of its own.
+
+    Safe names stay as they are (``test_x[eu].json``). A name with characters a
+    file name cannot hold, or longer than :data:`MAX_NAME`, keeps a readable
+    prefix plus a stable hash of the whole name, so ``a/b``, ``a_b`` and ``a:b``
+    get three files: ``test_x[a_b]~3f9c01d2ab.json``, ``test_x[a_b].json``, ...
+    """
+    safe = sanitize(test_name)
+    if safe == test_name and len(safe) <= MAX_NAME:
+        return f"{safe}.json"
+    digest = hashlib.sha256(test_name.encode("utf-8")).hexdigest()[:10]
+    return f"{safe[:MAX_NAME]}~{digest}.json"
 
 
 def sanitize(name: str) -> str:
-    """A test name as a file name: ``test_x[a/b-1]`` becomes ``test_x[a_b-1]``."""
+    """A test name with only file-name-safe characters: ``a/b-1`` becomes ``a_b-1``."""
     return re.sub(r"[^A-Za-z0-9_.\-\[\]]", "_", name)
 
 
@@ -61,7 +89,8 @@ class RecordedRun:
     inputs: Any
     """The run's inputs, codec-encoded."""
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """address -> {"digest", "status", "output" (codec-encoded), "error"}."""
+    """address -> {"attempts", "code", "digest", "inputs", "status", "output",
+    "error", "context"} (values codec-encoded)."""
 
 
 @dataclass
@@ -87,22 +116,12 @@ class Recording:
         )
 
 
-def read(path: Path) -> Recording:
-    """The recording in ``path`` (raises RecordingError naming the file)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise RecordingError(
-            f"recording {str(path)!r} is not valid JSON ({error}); "
-            f"re-record it with --flow-record-mode=rewrite"
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RecordingError(f"{str(path)!r} is not a flowexec recording")
-    if data.get("version") != VERSION:
-        raise RecordingError(
-            f"recording {str(path)!r} has version {data.get('version')!r}; this flowexec "
-            f"reads version {VERSION}: re-record it with --flow-record-mode=rewrite"
-        )
+def read(path: Path, rerecord: str = "re-record it with --flow-record-mode=rewrite") -> Recording:
+    """The recording in ``path`` (raises RecordingError naming the file and how to
+    re-record it)."""
+    data = read_document(
+        path, kind="recording", form=FORMAT, version=VERSION, error=RecordingError, fix=rerecord
+    )
     try:
         return Recording(
             test=data["test"],
@@ -113,7 +132,7 @@ def read(path: Path) -> Recording:
             ],
         )
     except (KeyError, TypeError) as error:
-        raise RecordingError(f"recording {str(path)!r} is missing {error}") from None
+        raise RecordingError(f"recording {str(path)!r} is missing {error}; {rerecord}") from None
 
 
 def write(path: Path, recording: Recording) -> bool:

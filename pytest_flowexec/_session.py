@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,8 @@ _REAL_TIME_MODULES = ["distributed", "tornado"]
 class Stats:
     """What the plugin did in a session (merged across xdist workers)."""
 
+    tests: int = 0
+    """Tests that recorded, replayed or validated (passed or not)."""
     recorded: int = 0
     """Step events written to recording files."""
     files_written: int = 0
@@ -40,6 +42,7 @@ class Stats:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "tests": self.tests,
             "recorded": self.recorded,
             "files_written": self.files_written,
             "replayed": self.replayed,
@@ -48,6 +51,7 @@ class Stats:
         }
 
     def add(self, data: Mapping[str, Any]) -> None:
+        self.tests += data["tests"]
         self.recorded += data["recorded"]
         self.files_written += data["files_written"]
         self.replayed += data["replayed"]
@@ -69,8 +73,12 @@ class TestRun:
         self.mock = mock
         self.taps: list[tuple[str, Any, RunTap]] = []
         self.existing: files.Recording | None = None
+        self.rerecord = (
+            f"re-record just this test with: python -m pytest {_quoted(item.nodeid)} "
+            f"--flow-record-mode=rewrite"
+        )
         if path is not None and path.exists() and mode in ("once", "new", "replay", "validate"):
-            self.existing = files.read(path)
+            self.existing = files.read(path, self.rerecord)
         if mode == "once" and self.existing is None:
             self.action = "record"
         elif mode in ("once", "replay"):
@@ -92,25 +100,59 @@ class TestRun:
         return self.mock.wrap(step_executor) if self.mock is not None else step_executor
 
     def tap_run(self, flow: str, inputs: Mapping[str, Any]) -> RunTap | None:
-        from executor.testing import RunTap, encode_value
+        from executor.testing import RunTap, encode_value, known_step_names
 
+        if self.mock is not None:
+            self.mock.check_targets(known_step_names(), flow)  # a typo, before any step
         if self.action == "none":
             return None
         k = len(self.taps)
         replay = self._recorded_run(k, flow)
+        mock = self.mock
+        options: dict[str, Any] = {
+            "live": mock.stubbed if mock is not None else None,
+            "observe": mock.observe if mock is not None else None,
+            "normalize": self._normalizer(),
+            "rerecord": self.rerecord,
+        }
         if self.action == "record":
-            tap = RunTap(record=True)
+            tap = RunTap(record=True, **options)
         elif self.action == "validate":
-            tap = RunTap(replay=replay or {}, validating=True, record=False)
+            tap = RunTap(replay=replay or {}, validating=True, record=False, **options)
         elif self.action == "new":
-            tap = RunTap(replay=replay or {}, record=True)
+            tap = RunTap(replay=replay or {}, record=True, **options)
         else:  # replay only: steps are never called
-            tap = RunTap(replay=replay or {}, strict=True, record=False, on_mismatch=self._mismatch)
-        self.taps.append((flow, encode_value(dict(inputs), f"flow {flow!r} inputs"), tap))
+            tap = RunTap(
+                replay=replay or {},
+                strict=True,
+                record=False,
+                on_mismatch=self._mismatch,
+                **options,
+            )
+        shown = {name: self._redact("flow_input", flow, name, v) for name, v in inputs.items()}
+        self.taps.append((flow, encode_value(shown, f"flow {flow!r} inputs"), tap))
         return tap
 
+    def _redact(self, kind: str, address: str, name: str | None, value: Any) -> Any:
+        """``value`` as the redaction hook replaces it (itself when no hook answers)."""
+        hook = self.item.config.hook.pytest_flowexec_redact
+        if not hook.get_hookimpls():
+            return value
+        found = hook(item=self.item, kind=kind, address=address, name=name, value=value)
+        return value if found is None else found
+
+    def _normalizer(self) -> Callable[[str, str, Any], Any] | None:
+        """What the engine digests and records in place of each step input."""
+        if not self.item.config.hook.pytest_flowexec_redact.get_hookimpls():
+            return None
+
+        def normalize(address: str, name: str, value: Any) -> Any:
+            return self._redact("step_input", address, name, value)
+
+        return normalize
+
     def _recorded_run(self, k: int, flow: str) -> dict[str, Any] | None:
-        from executor.testing import RecordedStep, decode_value
+        from executor.testing import RecordedError, RecordedStep, decode_value
 
         if self.existing is None or k >= len(self.existing.runs):
             return None
@@ -119,19 +161,24 @@ class TestRun:
             return None
         # Errors name the file, the run and the address (decoding never runs code).
         where = f"recording {str(self.path)!r}, run {k}:"
-        return {
-            address: RecordedStep(
+        found = {}
+        for address, step in run.steps.items():
+            error = step.get("error")
+            found[address] = RecordedStep(
                 address,
-                step["digest"],
+                step.get("digest"),
                 step["status"],
                 decode_value(step.get("output"), f"{where} {address} output"),
-                step.get("error"),
+                RecordedError(error["type"], error["message"]) if error else None,
                 decode_value(step["context"], f"{where} {address} context")
                 if "context" in step
                 else None,
+                attempts=step.get("attempts", 1),
+                code=step.get("code"),
+                inputs=step.get("inputs"),
+                context_changed="context" in step,
             )
-            for address, step in run.steps.items()
-        }
+        return found
 
     def _mismatch(self, mismatch: Any) -> bool:
         handled = self.item.config.hook.pytest_flowexec_replay_mismatch(
@@ -162,20 +209,24 @@ class TestRun:
                 )
             yield
 
-    def finish(self, stats: Stats) -> list[str]:
-        """After a passing test: write the recording, count, and list the problems."""
-        problems = []
-        if self.mock is not None:
-            for target in self.mock.unmatched():
-                seen = ", ".join(self.mock.seen()) or "none: no flow ran"
-                problems.append(
-                    f"flow_mock: {target!r} matched no step (steps run in this test: {seen})"
-                )
+    def count(self, stats: Stats) -> None:
+        """Count what this test's runs replayed and mismatched (whatever the outcome)."""
+        if self.action == "none":
+            return
+        stats.tests += 1
         for _, _, tap in self.taps:
             stats.replayed += len(tap.replayed)
             stats.mismatched += len(tap.mismatches) + (
                 len(tap.misses) if self.action == "replay" else 0
             )
+
+    def finish(self, stats: Stats) -> list[str]:
+        """After a passing test: write the recording, count, and list the problems."""
+        problems = []
+        self.count(stats)
+        if self.mock is not None:
+            for target in self.mock.unmatched():
+                problems.append(f"flow_mock: {target!r} matched no step ({self._what_ran()})")
         if self.action == "validate":
             for k, (_, _, tap) in enumerate(self.taps):
                 for mismatch in tap.mismatches:
@@ -183,13 +234,27 @@ class TestRun:
                         f"run {k}: {mismatch.address} differs from the recording:\n{mismatch.diff}"
                     )
         if self.action in ("replay", "validate") and self.existing is not None:
-            used = [set(tap.replayed) | set(tap.recorded) for _, _, tap in self.taps]
+            used = [
+                set(tap.replayed) | set(tap.recorded) | tap.passed_through
+                for _, _, tap in self.taps
+            ]
             if self.action == "validate":
                 used = [set(tap.replay or ()) for _, _, tap in self.taps]
             stats.unused += [f"{self.path}: {entry}" for entry in files.unused(self.existing, used)]
         if self.action in ("record", "new") and self.path is not None and self.taps:
             self._write(stats)
         return problems
+
+    def _what_ran(self) -> str:
+        """The steps this test's runs went through, replayed ones included."""
+        assert self.mock is not None
+        seen = self.mock.seen()
+        if seen:
+            return f"steps run in this test: {', '.join(seen)}"
+        if self.taps:
+            flows = ", ".join(sorted({flow for flow, _, _ in self.taps}))
+            return f"flows run in this test: {flows}, none of whose steps matched"
+        return "steps run in this test: none: no flow ran"
 
     def _write(self, stats: Stats) -> None:
         from executor.testing import encode_value
@@ -209,14 +274,24 @@ class TestRun:
             ):
                 steps.update(self.existing.runs[k].steps)
             for address, step in tap.recorded.items():
-                event: dict[str, Any] = {"digest": step.digest, "status": step.status}
+                event: dict[str, Any] = {
+                    "attempts": step.attempts,
+                    "code": step.code,
+                    "digest": step.digest,
+                    "status": step.status,
+                }
+                if step.inputs is not None:
+                    event["inputs"] = step.inputs  # typed-JSON data, redacted already
                 if step.completed:
                     event["status"] = "completed"
-                    event["output"] = encode_value(step.output, f"{address} output")
+                    output = self._redact("output", address, None, step.output)
+                    event["output"] = encode_value(output, f"{address} output")
                 if step.error is not None:
-                    event["error"] = step.error
-                if step.context is not None:
-                    event["context"] = encode_value(step.context, f"{address} context")
+                    message = self._redact("error", address, None, step.error.message)
+                    event["error"] = {"type": step.error.type, "message": message}
+                if step.context_changed:
+                    context = self._redact("context", address, None, step.context)
+                    event["context"] = encode_value(context, f"{address} context")
                 hook.pytest_flowexec_redact_event(
                     item=self.item, run=k, address=address, event=event
                 )
@@ -225,3 +300,10 @@ class TestRun:
             stats.recorded += len(tap.recorded)
         if files.write(self.path, recording):
             stats.files_written += 1
+
+
+def _quoted(text: str) -> str:
+    """``text`` as one shell word."""
+    import shlex
+
+    return shlex.quote(text)

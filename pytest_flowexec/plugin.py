@@ -15,7 +15,7 @@ import pytest
 
 from pytest_flowexec import hookspecs
 from pytest_flowexec._mock import FlowMock
-from pytest_flowexec._recording import default_location
+from pytest_flowexec._recording import RecordingError, default_location
 from pytest_flowexec._session import MODES, Stats, TestRun
 
 STATS = pytest.StashKey[Stats]()
@@ -55,9 +55,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    # Golden files, benchmarks and step coverage are plugins of their own (options,
+    # fixtures, hooks), registered with this one.
+    from pytest_flowexec import _benchmark, _coverage, _regression
+
+    pluginmanager.register(_regression, "flowexec-regression")
+    pluginmanager.register(_benchmark, "flowexec-benchmark")
+    pluginmanager.register(_coverage, "flowexec-coverage")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_flowexec import _properties_plugin
+
+    if not config.pluginmanager.is_registered(_properties_plugin):
+        config.pluginmanager.register(_properties_plugin, "flowexec-properties")
     config.addinivalue_line(
         "markers",
         "flow_replay: replay this test's flow runs from its recording; steps are never called",
@@ -116,10 +127,18 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     mock = getattr(item, "funcargs", {}).get("flow_mock")
     if mode == "none" and mock is None:
         return (yield)  # the plugin stays out of tests that do not use it
-    test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
-    with test.environment():
-        result = yield
-    problems = test.finish(item.config.stash[STATS])
+    try:
+        test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
+    except RecordingError as error:
+        pytest.fail(str(error), pytrace=False)
+    stats = item.config.stash[STATS]
+    try:
+        with test.environment():
+            result = yield
+    except BaseException:
+        test.count(stats)  # a failed test's replays and mismatches count too
+        raise
+    problems = test.finish(stats)
     if problems:
         raise AssertionError("\n".join(problems))
     return result
@@ -164,9 +183,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if getattr(config, "workeroutput", None) is not None:
         return
     stats = config.stash[STATS]
-    if not (
-        stats.recorded or stats.replayed or stats.mismatched or stats.unused or stats.files_written
-    ):
+    if not (stats.tests or stats.unused or stats.files_written):
         return
     terminalreporter.section("flowexec")
     terminalreporter.line(

@@ -1,4 +1,4 @@
-"""The downstream check (ci/downstream/check.sh) is only as honest as its comparison of
+"""The downstream check (examples/downstream/check.sh) is only as honest as its comparison of
 replayed results with live ones: these pin what it lets through and what it catches."""
 
 import importlib.util
@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location(
-    "compare_dumps", ROOT / "ci" / "downstream" / "compare_dumps.py"
+    "compare_dumps", ROOT / "examples" / "downstream" / "compare_dumps.py"
 )
 compare_dumps = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(compare_dumps)

@@ -15,7 +15,7 @@ Example:
 
 from executor._errors import CacheKeyError
 from executor.cache._backend import CacheBackend
-from executor.cache._keys import CacheKeyGenerator, step_identity
+from executor.cache._keys import CacheKeyGenerator, call_key, step_identity
 from executor.cache._memory import MemoryCache
 from executor.cache._policy import CachePolicy
 from executor.cache._sqlite import CacheFileError, SQLiteCache
@@ -28,5 +28,6 @@ __all__ = [
     "CachePolicy",
     "MemoryCache",
     "SQLiteCache",
+    "call_key",
     "step_identity",
 ]

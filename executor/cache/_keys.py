@@ -389,3 +389,27 @@ def _describe(value: object) -> str:
 
 
 KEY_GENERATOR = CacheKeyGenerator()
+
+
+def call_key(
+    step: Step[..., Any],
+    inputs: Mapping[str, Any],
+    context: Any = None,
+    *,
+    address: str | None = None,
+) -> str:
+    """The key the engine caches a call of ``step`` with ``inputs`` under, following
+    its :class:`~executor.cache.CachePolicy` (a ``key=`` function, ``include_context``).
+
+    Raises:
+        CacheKeyError: naming the step and the path of a value with no stable encoding
+            (and whatever a ``CachePolicy(key=...)`` function raises).
+    """
+    policy = step.cache
+    if policy is None or not policy.include_context:
+        context = None
+    if policy is None or policy.key is None:
+        return KEY_GENERATOR.key(step, inputs, context, address=address)
+    return KEY_GENERATOR.key_of(
+        step, policy.key(inputs), "CachePolicy.key(inputs)", context, address=address
+    )

@@ -40,9 +40,12 @@ def readable_diff(recorded: Any, actual: Any, address: str) -> str:
 
     def text(value: Any) -> list[str]:
         try:
-            return json.dumps(
-                JSON_CODEC.encode(value), sort_keys=True, indent=2, ensure_ascii=False
-            ).splitlines(keepends=True)
+            return [
+                line + "\n"  # every line ends, so a one-line value's -/+ lines do too
+                for line in json.dumps(
+                    JSON_CODEC.encode(value), sort_keys=True, indent=2, ensure_ascii=False
+                ).splitlines()
+            ]
         except Exception:
             return [repr(value) + "\n"]
 

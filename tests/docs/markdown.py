@@ -232,10 +232,19 @@ def output_matches(expected: list[str], printed: list[str]) -> bool:
             return any(match(i + 1, k) for k in range(j, len(have) + 1))
         if j == len(have):
             return False
-        pattern = ".*".join(re.escape(part) for part in want[i].split("..."))
-        return re.fullmatch(pattern, have[j]) is not None and match(i + 1, j + 1)
+        return _line_matches(want[i], have[j]) and match(i + 1, j + 1)
 
     return match(0, 0)
+
+
+def _line_matches(want: str, have: str) -> bool:
+    """``want`` with each ``...`` matching any text. In a run of more than three dots
+    the ellipsis may be its first three or its last three (``x....`` is ``x`` and
+    ``.`` around one, or ``x.`` before one): either reading may match."""
+    for parts in (want.split("..."), re.split(r"\.\.\.(?!\.)", want)):
+        if re.fullmatch(".*".join(re.escape(part) for part in parts), have) is not None:
+            return True
+    return False
 
 
 def command_env() -> dict[str, str]:

@@ -35,13 +35,7 @@ def run_page(path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Page
 
 # Pages that show behaviour another branch of issue 10 is fixing right now. Each entry
 # expects that exact failure: once the fix lands, "DID NOT RAISE" says to delete it.
-AWAITING_FIX = {
-    "docs/testing.md": (
-        "'rates' was called 0 time(s), not 1",
-        "issue 10, 'Mocks and recordings agree': a flow_mock stub must win over a recording "
-        "under --flow-replay",
-    ),
-}
+AWAITING_FIX: dict[str, tuple[str, str]] = {}
 
 
 @pytest.mark.parametrize("path", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
@@ -206,7 +200,8 @@ def test_output_shown_literally_or_elided_matches_what_was_printed(printed, data
 # -- paths a page names --------------------------------------------------------------
 
 PATH_IN_BACKTICKS = re.compile(r"`([\w.-]+(?:/[\w.-]+)*/(?:[\w.-]+\.(?:py|md|toml|json|txt))?)`")
-WRITTEN_BY_FLOWEXEC = (".flowexec/", "fixtures/recordings/")  # exist once a run wrote them
+# exist once a run wrote them
+WRITTEN_BY_FLOWEXEC = (".flowexec/", "fixtures/recordings/", "fixtures/regression/")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 

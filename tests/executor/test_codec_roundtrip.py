@@ -20,7 +20,7 @@ from executor.state import (
     StateMetadata,
 )
 from pytest_flowexec import _recording
-from tests.strategies import codec_values, exact_copy
+from pytest_flowexec.strategies import codec_values, exact_copy
 
 _COUNTER = itertools.count()
 

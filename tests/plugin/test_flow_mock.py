@@ -45,8 +45,26 @@ def test_a_typo_is_an_error(run, pytester):
     result = run()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
+        ["*flow_mock: 'fecth' names no step that exists (did you mean 'fetch'*reported before*"]
+    )
+    assert calls(pytester) == []  # reported before the real fetch ran
+
+
+def test_an_unmatched_address_lists_what_ran(run, pytester):
+    pytester.makepyfile(
+        test_app="""
+        import app
+
+        def test_typo(flow_mock):
+            flow_mock.stub("report/fecth", return_value={"rows": []})
+            app.report.run(url="u")
+    """
+    )
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
         [
-            "*flow_mock: 'fecth' matched no step (steps run in this "
+            "*flow_mock: 'report/fecth' matched no step (steps run in this "
             "test: fetch, parse, report/fetch, report/parse)*"
         ]
     )

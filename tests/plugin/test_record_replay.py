@@ -22,7 +22,7 @@ def test_once_records_then_replays_without_calling_steps(run, pytester):
     pytester.makepyfile(test_app=TESTS)
     run("--flow-record-mode=once").assert_outcomes(passed=2)
     data = json.loads(recording(pytester).read_text())
-    assert data["format"] == "flowexec-recording" and data["version"] == 1
+    assert data["format"] == "flowexec-recording" and data["version"] == 2
     assert data["test"] == "test_app.py::test_report"
     assert isinstance(data["seed"], int)  # random was seeded with it for the test
     (only,) = data["runs"]
@@ -39,7 +39,8 @@ def test_once_records_then_replays_without_calling_steps(run, pytester):
     result = run("--flow-replay")
     result.assert_outcomes(passed=2)
     assert calls(pytester) == before  # replay called no step
-    result.stdout.fnmatch_lines(["*replayed 5*mismatched 0*unused 0*"])  # many: one composite
+    # many: its two items (the composite runs again around them)
+    result.stdout.fnmatch_lines(["*replayed 6*mismatched 0*unused 0*"])
 
 
 def test_rerecording_an_unchanged_run_is_byte_identical(run, pytester):
@@ -109,7 +110,9 @@ def test_unused_recorded_events_are_reported_and_dropped_on_rewrite(run, pyteste
     )
     result = run("--flow-replay")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*unused 3*", "*unused: *test_two_runs.json: run 1: many/shout*"])
+    result.stdout.fnmatch_lines(
+        ["*unused 2*", "*unused: *test_two_runs.json: run 1: many/shout[[]0]*"]
+    )
     run("--flow-record-mode=rewrite").assert_outcomes(passed=1)
     data = json.loads(recording(pytester, "test_two_runs").read_text())
     assert [r["flow"] for r in data["runs"]] == ["report"]
@@ -142,22 +145,30 @@ def test_ini_keys_and_header(run, pytester):
         result.stdout.fnmatch_lines(["flowexec *: record/replay mode once, recordings in recs"])
 
 
-def test_parametrized_ids_are_sanitized(run, pytester):
+def test_every_test_id_gets_its_own_file(run, pytester):
     pytester.makepyfile(
         test_app="""
         import pytest
         import app
 
-        @pytest.mark.parametrize("url", ["a/b", "c d"])
+        @pytest.mark.parametrize("url", ["a/b", "a_b", "a:b", "c d", "x" * 300])
         def test_report(url):
-            app.report.run(url=url)
+            assert app.report.run(url=url)["fetch"]["url"] == url
     """
     )
-    run("--flow-record-mode=once").assert_outcomes(passed=2)
-    names = sorted(
-        p.name for p in (pytester.path / "fixtures" / "recordings" / "test_app").iterdir()
-    )
-    assert names == ["test_report[a_b].json", "test_report[c_d].json"]
+    run("--flow-record-mode=once").assert_outcomes(passed=5)
+    folder = pytester.path / "fixtures" / "recordings" / "test_app"
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == 5
+    assert "test_report[a_b].json" in names  # a safe name stays as it is
+    assert all(len(name) <= 140 for name in names)  # 300 characters: cut, hash-suffixed
+    tests = sorted(json.loads((folder / name).read_text())["test"] for name in names)
+    assert len(set(tests)) == 5
+    before = calls(pytester)
+    run("--flow-replay").assert_outcomes(passed=5)  # each test finds its own file
+    assert calls(pytester) == before
+    run("--flow-record-mode=rewrite").assert_outcomes(passed=5)
+    assert sorted(p.name for p in folder.iterdir()) == names  # stable names
 
 
 def test_strict_markers_and_unused_plugin(run, pytester):
@@ -223,3 +234,33 @@ def test_flow_replay_as_an_ini_key(run, pytester):
     pytester.makeini("[pytest]\nflow_replay = true\n")
     run().assert_outcomes(passed=2)
     assert calls(pytester) == before  # replayed: no step called
+
+
+def test_summary_counts_failed_tests_too(run, pytester):
+    pytester.makepyfile(test_app=TESTS)
+    run("--flow-record-mode=once").assert_outcomes(passed=2)
+    pytester.makepyfile(test_app=TESTS.replace('url="a"', 'url="b"'))
+    result = run("--flow-replay")
+    result.assert_outcomes(passed=1, failed=1)
+    # test_report: 2 replayed; test_two_runs stops at its mismatched report/fetch
+    result.stdout.fnmatch_lines(["*replayed 2, mismatched 1, unused 0*"])
+
+
+def test_an_old_recording_asks_to_be_rerecorded(run, pytester):
+    pytester.makepyfile(test_app=TESTS)
+    run("--flow-record-mode=once").assert_outcomes(passed=2)
+    path = recording(pytester)
+    data = json.loads(path.read_text())
+    data["version"] = 1
+    path.write_text(json.dumps(data))
+    result = run("--flow-replay", "-k", "test_report")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_report.json' has format version 1; this flowexec reads version 2 only: "
+            "re-record just this test with: python -m pytest test_app.py::test_report "
+            "--flow-record-mode=rewrite*"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*_recording.py*")

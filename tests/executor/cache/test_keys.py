@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from executor import CacheKeyError, step
 from executor.cache import CacheKeyGenerator, step_identity
 from tests.executor import steps
+from tests.plugin import key_steps
 
 KEYS = CacheKeyGenerator()
 
@@ -305,3 +306,10 @@ def test_inlined_key_paths_give_the_general_paths_bytes(inputs):
     """key() inlines flat inputs and inputs holding flat dicts; the keys must be the
     ones the general encoder gives (key_of), byte for byte."""
     assert KEYS.key(steps.double, inputs) == KEYS.key_of(steps.double, inputs, "inputs")
+
+
+# The engine's key generator, through the harness's own property checks (the same ones
+# downstream projects run on their steps): typed inputs, a version, a key= function.
+@pytest.mark.flow_cache_keys([key_steps.fetch, key_steps.versioned, key_steps.by_url])
+def test_cache_keys_hold_their_properties(flow_cache_keys_step):
+    assert flow_cache_keys_step.cache is not None

@@ -6,7 +6,7 @@
 # ones exactly: every nested step address, its status and its output's repr (types,
 # dict order). Every stage runs; the failures are listed together at the end.
 #
-# Usage: ci/downstream/check.sh path/to/flowexec-*.whl
+# Usage: examples/downstream/check.sh path/to/flowexec-*.whl
 set -uo pipefail
 wheel="$(realpath "$1")"
 here="$(cd "$(dirname "$0")" && pwd)"

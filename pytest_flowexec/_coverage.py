@@ -1,0 +1,203 @@
+"""``--flow-coverage``: which step addresses and composite arms the session's runs reached.
+
+An observer sees every run in the process for the whole session (see
+``_step_coverage``); xdist workers hand their data to the controller, which merges,
+reports, writes ``--flow-coverage-json`` and applies ``--flow-coverage-fail-under``.
+
+Beside coverage.py: when coverage.py measures the session, code run in ``"parallel"``
+worker processes is measured by its multiprocessing support, which saves a worker's
+data as the worker exits. Pools are shut down without waiting, so a worker may still
+be exiting when pytest-cov combines the data files; before the test loop ends this
+plugin waits for such processes, so their lines are in the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WORKEROUTPUT_KEY = "flowexec_step_coverage"
+_CHILD_WAIT = 15.0
+"""Seconds to wait, at most, for worker processes to exit and save their coverage."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flowexec-coverage", "flowexec step coverage")
+    group.addoption(
+        "--flow-coverage",
+        action="store_true",
+        default=False,
+        help="report which step addresses and composite arms ran live, were replayed, "
+        "cached or stubbed, or never ran",
+    )
+    group.addoption(
+        "--flow-coverage-json",
+        metavar="PATH",
+        default=None,
+        help="write step coverage as JSON to PATH (implies --flow-coverage)",
+    )
+    group.addoption(
+        "--flow-coverage-fail-under",
+        metavar="PCT",
+        type=float,
+        default=None,
+        help="fail the session if step coverage is below PCT percent (implies --flow-coverage)",
+    )
+
+
+class CoverageSession:
+    """The session's step coverage, and the observer feeding it while tests run."""
+
+    def __init__(self) -> None:
+        from pytest_flowexec._step_coverage import StepCoverage
+
+        self.data = StepCoverage()
+        self.stack = contextlib.ExitStack()
+        self.observer: Any = None
+        self.stragglers = 0
+        """Worker processes still alive when coverage.py was about to combine."""
+
+
+SESSION = pytest.StashKey[CoverageSession]()
+
+
+def _enabled(config: pytest.Config) -> bool:
+    return bool(
+        config.getoption("flow_coverage")
+        or config.getoption("flow_coverage_json")
+        or config.getoption("flow_coverage_fail_under") is not None
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _enabled(config):
+        state = config.stash[SESSION] = CoverageSession()
+        # registered only when asked for: other sessions pay nothing per test
+        config.pluginmanager.register(_Observing(state), "flowexec-coverage-observer")
+
+
+class _Observing:
+    """The per-session and per-test hooks of an enabled step coverage."""
+
+    def __init__(self, state: CoverageSession) -> None:
+        self.state = state
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from executor.testing import observe
+        from pytest_flowexec._step_coverage import Observer
+
+        self.state.observer = Observer(self.state.data)
+        self.state.stack.enter_context(observe(self.state.observer))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        observer = self.state.observer
+        if observer is None:
+            return (yield)
+        observer.stubs = getattr(item, "funcargs", {}).get("flow_mock")
+        try:
+            return (yield)
+        finally:
+            observer.stubs = None
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
+    # trylast: innermost wrapper, so this runs before pytest-cov's own wrapper
+    # stops coverage.py and combines its data files.
+    try:
+        return (yield)
+    finally:
+        stragglers = _await_measured_children()
+        state = session.config.stash.get(SESSION, None)
+        if state is not None:
+            state.stragglers = stragglers
+
+
+def _await_measured_children() -> int:
+    """Wait (bounded) for child processes to exit while coverage.py measures this one;
+    returns how many were still running."""
+    coverage = sys.modules.get("coverage")
+    if coverage is None or coverage.Coverage.current() is None:
+        return 0
+    import multiprocessing
+    import time
+
+    deadline = time.monotonic() + _CHILD_WAIT
+    children = multiprocessing.active_children()
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+    return sum(child.is_alive() for child in children)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash.get(SESSION, None)
+    if state is None:
+        return
+    state.stack.close()
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput[WORKEROUTPUT_KEY] = state.data.to_json()
+        return
+    target = config.getoption("flow_coverage_json")
+    if target is not None:
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state.data.to_json(), indent=2, sort_keys=True) + "\n")
+    under = config.getoption("flow_coverage_fail_under")
+    if under is not None and state.data.percent() < under and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    state = node.config.stash.get(SESSION, None)
+    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+    if state is not None and data is not None:
+        state.data.add(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(SESSION, None)
+    if state is None or getattr(config, "workeroutput", None) is not None:
+        return
+    data = state.data
+    write = terminalreporter.line
+    terminalreporter.section("flowexec step coverage")
+    arms_taken = sum(data.arms.values())
+    write(
+        f"{len(data.reached)}/{len(data.addresses)} step addresses reached, "
+        f"{arms_taken}/{len(data.arms)} arms taken: {data.percent():.1f}%"
+    )
+    if data.addresses:
+        width = max(len("address"), *(len(a) for a in data.addresses))
+        write(
+            f"  {'address':<{width}}  {'live':>5} {'replayed':>8} {'cached':>6} "
+            f"{'stubbed':>7} {'never':>5}"
+        )
+        for address, counts in sorted(data.addresses.items()):
+            write(
+                f"  {address:<{width}}  {counts['live']:>5} {counts['replayed']:>8} "
+                f"{counts['cached']:>6} {counts['stubbed']:>7} {counts['never']:>5}"
+            )
+    missing = data.missing()
+    if missing:
+        write("never ran:")
+        for entry in missing:
+            write(f"  {entry}")
+    if state.stragglers:
+        write(
+            f"note: {state.stragglers} worker process(es) were still running when "
+            f"coverage.py combined its data; lines they ran may be missing from it"
+        )
+    under = config.getoption("flow_coverage_fail_under")
+    if under is not None:
+        verdict = "FAIL" if data.percent() < under else "ok"
+        write(f"{verdict}: step coverage {data.percent():.1f}% (required {under:g}%)")
