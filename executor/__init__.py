@@ -16,6 +16,7 @@ from executor._cache_policy import CachePolicy
 from executor._context import MergeStrategy
 from executor._errors import (
     CacheKeyError,
+    ClusterError,
     CodecError,
     ContextConflict,
     FlowDefinitionError,
@@ -142,5 +143,6 @@ __all__ = [
     "UsageLimitExceeded",
     "ReplayMismatch",
     "MissingExtra",
+    "ClusterError",
     "__version__",
 ]

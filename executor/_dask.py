@@ -28,7 +28,9 @@ from concurrent.futures import CancelledError, Executor
 from types import ModuleType
 from typing import Any
 
-from executor._errors import FlowDefinitionError, MissingExtra, StepNotPicklable
+from executor._clock import Clock
+from executor._dask_watch import Watch, cancel_soon
+from executor._errors import ClusterError, FlowDefinitionError, MissingExtra, StepNotPicklable
 from executor._executors import Chainer, Outcome, Task, run_pickled, run_unpickled, unpickle_outcome
 
 WHERE = 'executor="dask"'
@@ -39,6 +41,8 @@ at least this many batches per thread (as ``multiprocessing.Pool.map`` chunks), 
 an uneven item delays at most a quarter of one thread's share."""
 MAX_BATCH = 64
 """No batch holds more attempts than this: results come back in steady steps."""
+LOST_POLL = 0.1
+"""Seconds between looks at a task Dask is computing again after its worker died."""
 
 
 def import_distributed() -> ModuleType:
@@ -168,7 +172,9 @@ class DaskDispatcher:
     Attempts submitted in one pass of the scheduler are held until it waits
     (:meth:`next_done`), then sent: one task each, or in batches when there are
     many of one step. Finished tasks are gathered in one round trip for all of
-    those done by then.
+    those done by then. While it waits, a :class:`~executor._dask_watch.Watch`
+    asks the scheduler whether the tasks out can still end; those that cannot are
+    reported as failed attempts (:class:`ClusterError`), so no run waits forever.
     """
 
     runs_lone_steps_inline = False  # the user chose the cluster for where code runs
@@ -189,6 +195,10 @@ class DaskDispatcher:
         self._held_tokens: set[int] = set()
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._ready: deque[tuple[int, Outcome]] = deque()
+        self._lost: set[int] = set()
+        """Handles of tasks whose result was lost with a worker: Dask computes them
+        again, but a callback registered now would fire at once, so they are polled."""
+        self._watch = Watch(self._client)
 
     # -- submitting ------------------------------------------------------------------
 
@@ -283,9 +293,9 @@ class DaskDispatcher:
         self._jobs[handle] = _Job(future, tokens, tasks)
         for token in tokens:
             self._job_of[token] = handle
-        self._watch(handle, future)
+        self._on_done(handle, future)
 
-    def _watch(self, handle: int, future: Any) -> None:
+    def _on_done(self, handle: int, future: Any) -> None:
         done = self._done
         future.add_done_callback(lambda _: done.put(handle))
 
@@ -294,17 +304,69 @@ class DaskDispatcher:
     def next_done(self, timeout: float | None) -> tuple[int, Outcome] | None:
         self._send()
         if not self._ready:
+            handles = self._wait(timeout)
+            if handles:
+                self._collect(handles)
+        return self._ready.popleft() if self._ready else None
+
+    def _wait(self, timeout: float | None) -> list[int]:
+        """Handles of the tasks done within ``timeout`` (every one done by then, for
+        one gather). Meanwhile the cluster is checked every ``CHECK_EVERY`` seconds:
+        tasks that cannot end are reported in ``_ready`` and end the wait."""
+        end = None if timeout is None else Clock.monotonic() + timeout
+        while True:
+            wait = self._watch.due()
+            if self._lost:
+                wait = min(wait, LOST_POLL)
+            if end is not None:
+                wait = min(wait, max(end - Clock.monotonic(), 0.0))
             try:
-                handles = [self._done.get(timeout=timeout)]
+                handles = [self._done.get(timeout=wait)]
             except queue.Empty:
-                return None
-            while True:  # everything done by now: one gather for all of it
+                self._recovered()
+                if self._watch.due() == 0.0:
+                    self._check()
+                if self._ready or (end is not None and Clock.monotonic() >= end):
+                    return []
+                continue
+            while True:
                 try:
                     handles.append(self._done.get_nowait())
                 except queue.Empty:
-                    break
-            self._collect(handles)
-        return self._ready.popleft() if self._ready else None
+                    return handles
+
+    def _recovered(self) -> None:
+        """Lost tasks Dask has computed again (or failed) go to be collected."""
+        for handle in list(self._lost):
+            job = self._jobs.get(handle)
+            if job is None or job.future.status not in ("pending", "lost"):
+                self._lost.discard(handle)
+                self._done.put(handle)
+
+    def _check(self) -> None:
+        """Ask the scheduler about the tasks out; fail those that cannot end."""
+        jobs = {
+            str(job.future.key): (handle, job)
+            for handle, job in self._jobs.items()
+            if job.future is not None
+        }
+        if not jobs:
+            self._watch.dead([])  # nothing out: just restart the interval
+            return
+        for handle, job in jobs.values():
+            if job.future.done() and handle not in self._lost:
+                self._done.put(handle)  # its callback is late: take it as it is
+        for key, (problem, fix) in self._watch.dead(list(jobs)).items():
+            handle, job = jobs[key]
+            del self._jobs[handle]
+            self._lost.discard(handle)
+            self._watch.forget(key)
+            for token, task in zip(job.tokens, job.tasks, strict=True):
+                if token not in job.dropped:
+                    self._job_of.pop(token, None)
+                    error = ClusterError(task.address, key, problem, fix)
+                    self._ready.append((token, Outcome(None, error)))
+            cancel_soon(self._client, [job.future])
 
     def _collect(self, handles: list[int]) -> None:
         finished = []
@@ -315,10 +377,12 @@ class DaskDispatcher:
             status = "thread" if job.outcome is not None else job.future.status
             if status in ("pending", "lost"):
                 # Its result was on a worker that died since: Dask computes it
-                # again, and this callback fires again when it is done.
-                self._watch(handle, job.future)
+                # again (a callback would fire at once: it is polled instead).
+                self._lost.add(handle)
                 continue
             del self._jobs[handle]
+            if job.future is not None:
+                self._watch.forget(str(job.future.key))
             if job.outcome is not None:
                 self._ready.append((job.tokens[0], job.outcome))
             elif status == "finished":
@@ -337,6 +401,14 @@ class DaskDispatcher:
             self._unpack(job, data)
 
     def _one(self, job: _Job) -> None:
+        if job.future.status in ("pending", "lost"):  # lost since: wait for it again
+            handle = next(self._handles)
+            self._jobs[handle] = job
+            for token in job.tokens:
+                if token not in job.dropped:
+                    self._job_of[token] = handle
+            self._lost.add(handle)
+            return
         try:
             data = job.future.result()
         except Exception:
@@ -381,7 +453,9 @@ class DaskDispatcher:
         job.dropped.add(token)
         if len(job.dropped) == len(job.tokens):
             del self._jobs[handle]
-            job.future.cancel()
+            self._lost.discard(handle)
+            self._watch.forget(str(job.future.key))
+            cancel_soon(self._client, [job.future])
         return True
 
     def abandon(self, token: int) -> None:
@@ -390,6 +464,5 @@ class DaskDispatcher:
     def close(self) -> None:
         self._send()
         jobs, self._jobs = list(self._jobs.values()), {}
-        futures = [job.future for job in jobs if job.future is not None]
-        if futures:
-            self._client.cancel(futures)
+        self._lost.clear()
+        cancel_soon(self._client, [job.future for job in jobs if job.future is not None])

@@ -176,6 +176,32 @@ class StepNotPicklable(FlowError, TypeError):
         )
 
 
+class ClusterError(FlowError):
+    """A step's task on a Dask cluster cannot end, so the run does not wait for it.
+
+    The engine watches the tasks it is waiting for and reports this as the step's
+    failed attempt (its ``Retry`` policy applies) when the cluster has had no workers
+    for a while, its scheduler stops answering, the task is gone from the scheduler,
+    or the scheduler has the task's outcome but it never reaches this client.
+
+    Attributes:
+        address: the step's address.
+        key: the Dask task key (as on Dask's dashboard).
+    """
+
+    def __init__(self, address: str, key: str, problem: str, fix: str) -> None:
+        self.address = address
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(
+            f'step {address!r} cannot end on executor="dask": {problem} (Dask task {key!r}). {fix}'
+        )
+
+    def __reduce__(self) -> tuple[type[ClusterError], tuple[str, str, str, str]]:
+        return (ClusterError, (self.address, self.key, self.problem, self.fix))
+
+
 class MissingExtra(FlowError, ImportError):
     """An optional dependency a feature needs is not installed; names the extra."""
 

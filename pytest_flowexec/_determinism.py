@@ -122,7 +122,13 @@ def _fixed(options: Options) -> Iterator[None]:
         if options.frozen_time is not None:
             import freezegun
 
-            stack.enter_context(freezegun.freeze_time(options.frozen_time, real_asyncio=True))
+            from pytest_flowexec._session import REAL_TIME_MODULES
+
+            # Dask's client keeps real time, as under record/replay (REAL_TIME_MODULES).
+            ignore = list(REAL_TIME_MODULES)
+            stack.enter_context(
+                freezegun.freeze_time(options.frozen_time, real_asyncio=True, ignore=ignore)
+            )
         if options.seed is not None:
             random.seed(options.seed)
         yield

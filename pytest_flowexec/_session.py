@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 MODES = ("none", "once", "new", "rewrite")
 FROZEN_TIME = "2024-01-01T00:00:00+00:00"
-_REAL_TIME_MODULES = ["distributed", "tornado"]
-"""Modules that keep real time while steps see frozen time: Dask's client machinery
-(its event loop, heartbeats and timeouts run in this process)."""
 """Where time stands in a new recording's tests (the recording keeps its own)."""
+REAL_TIME_MODULES = ("distributed.", "tornado.")
+"""Modules that keep real time while steps see frozen time: Dask's client machinery
+(its event loop, heartbeats and timeouts run in this process; on a frozen clock a
+Dask comm waits for a timer that never fires, and runs on the cluster stall).
+Dotted, so that a user's module named ``distributed_jobs`` still sees frozen time."""
 
 
 @dataclass
@@ -204,7 +206,7 @@ class TestRun:
                 # runs its own event loop (tornado) in this process: frozen, it hangs.
                 stack.enter_context(
                     freezegun.freeze_time(
-                        self.frozen_time, real_asyncio=True, ignore=_REAL_TIME_MODULES
+                        self.frozen_time, real_asyncio=True, ignore=list(REAL_TIME_MODULES)
                     )
                 )
             yield

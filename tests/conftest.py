@@ -1,5 +1,15 @@
+import freezegun
 import pytest
 from hypothesis import HealthCheck, settings
+
+from pytest_flowexec._session import REAL_TIME_MODULES
+
+# Tests here freeze time (freezegun) in the same process as the session's Dask client
+# and scheduler (dask_cluster below). On a frozen clock a Dask comm waits for a timer
+# that never fires, and every later run on that cluster would stall (the engine then
+# ends it with ClusterError: tests/executor/test_dask.py shows both). Dask keeps real
+# time, as under the plugin's own frozen time.
+freezegun.configure(extend_ignore_list=list(REAL_TIME_MODULES))
 
 # Properties here test values, not speed: on a shared 2-core CI machine one example can
 # take longer than hypothesis' 200 ms deadline for reasons that have nothing to do with

@@ -5,6 +5,7 @@ The flows every executor runs are covered by the executor parametrizations
 Dask's own: connecting, chaining behind futures, batching, bounds, a killed worker.
 """
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,10 +14,12 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from executor import (
+    ClusterError,
     ExecutorCore,
     FailureStrategy,
     Flow,
@@ -26,6 +29,7 @@ from executor import (
     StepNotPicklable,
     StepResult,
     StepStatus,
+    _dask_watch,
     hookimpl,
     map_over,
     parallel,
@@ -370,3 +374,115 @@ def test_a_killed_worker_is_survived(dask_client, tmp_path, chained):
         # Its input came from the client: nothing completed is computed again.
         assert log.read_text().split() == ["counted"]
     dask_client.wait_for_workers(2, timeout=30)  # the nanny brought a worker back
+
+
+# -- a cluster that cannot finish the work: the run ends, naming the step -------------
+
+
+def test_a_cluster_stalled_by_frozen_time_ends_the_run_naming_the_step(tmp_path):
+    # Time frozen for half a second in the client's process stalls its Dask comms
+    # for good (a comm that sent on the frozen clock waits for a timer that never
+    # fires). This used to make every later run wait forever in next_done. Its own
+    # cluster, in a process of its own: a stalled cluster cannot be shut down cleanly.
+    script = tmp_path / "stalled.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, sys, time
+            sys.path.insert(0, sys.argv[1])
+            import distributed
+            from freezegun import freeze_time
+            from executor import Flow, StepFailed, _dask_watch
+            from tests.executor import steps
+
+            if __name__ == "__main__":
+                _dask_watch.GRACE, _dask_watch.CHECK_EVERY = 1.0, 0.2
+                with distributed.LocalCluster(
+                    n_workers=1, threads_per_worker=1, dashboard_address=":0"
+                ) as cluster, distributed.Client(cluster) as client:
+                    flow = Flow("stalled", [steps.load, steps.double])
+                    print(flow.run(n=2, executor="dask")["double"], flush=True)
+                    with freeze_time("2026-11-21 12:00:00"):
+                        time.sleep(0.5)
+                    started = time.monotonic()
+                    try:
+                        flow.run(n=2, executor="dask")
+                    except StepFailed as error:
+                        print(time.monotonic() - started, flush=True)
+                        print(type(error.cause).__name__, error.cause.address, flush=True)
+                        print(error.cause, flush=True)
+                    os._exit(0)  # the stalled cluster would not close
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    lines = out.stdout.splitlines()
+    assert lines[0] == "[0, 2]", out.stderr  # the cluster worked before time froze
+    assert len(lines) == 4, out.stdout + out.stderr
+    assert float(lines[1]) < 30  # the grace (1 s) and the checks, not forever
+    assert lines[2] == "ClusterError stalled/load"
+    assert lines[3].startswith("step 'stalled/load' cannot end on executor=\"dask\": ")
+    assert "freeze it with ignore=['distributed.', 'tornado.']" in lines[3]
+
+
+def test_a_cluster_without_workers_ends_the_run_naming_the_step(monkeypatch):
+    monkeypatch.setattr(_dask_watch, "NO_WORKERS_GRACE", 1.0)
+    monkeypatch.setattr(_dask_watch, "CHECK_EVERY", 0.2)
+    with (
+        distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        flow = Flow("idle", [steps.load, steps.double])
+        started = time.monotonic()
+        with pytest.raises(StepFailed) as info:
+            flow.run(n=1, executor="dask", dask_client=client)
+        assert time.monotonic() - started < 30
+    error = info.value.cause
+    assert isinstance(error, ClusterError)
+    assert error.address == "idle/load"
+    assert "the cluster has had no running worker for 1 s" in str(error)
+    assert f"Start workers for the scheduler at {cluster.scheduler_address}" in str(error)
+    assert info.value.result.steps["idle/double"].status is StepStatus.SKIPPED
+
+
+def test_a_scheduler_that_does_not_answer_is_not_waited_for(monkeypatch):
+    monkeypatch.setattr(_dask_watch, "ANSWER", 0.2)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    class Silent:  # a scheduler that takes questions and never answers
+        address = "tcp://silent:8786"
+
+        async def get_task_status(self, keys):
+            await asyncio.sleep(3600)
+
+    client = SimpleNamespace(scheduler=Silent(), loop=SimpleNamespace(asyncio_loop=loop))
+    try:
+        started = time.monotonic()
+        dead = _dask_watch.Watch(client).dead(["f/load-1", "f/double-2"])
+        assert time.monotonic() - started < 5
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+    problem = "the Dask scheduler at tcp://silent:8786 did not answer within 0.2 s"
+    assert {key: found[0] for key, found in dead.items()} == {
+        "f/load-1": problem,
+        "f/double-2": problem,
+    }
+
+
+def test_a_long_step_is_not_mistaken_for_a_stalled_one(dask_client, monkeypatch):
+    # The checks judge by what the scheduler says, not by time: a step running far
+    # longer than the grace is "processing" all along, and completes.
+    monkeypatch.setattr(_dask_watch, "GRACE", 0.2)
+    monkeypatch.setattr(_dask_watch, "CHECK_EVERY", 0.1)
+    result = ds.fan_out().run(n=1, executor="dask", max_concurrency=1)
+    assert [result[name][2] != os.getpid() for name in ("nap_a", "nap_b", "nap_c")] == [True] * 3

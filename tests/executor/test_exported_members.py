@@ -66,6 +66,7 @@ def test_public_names_are_pinned():
         "UsageLimitExceeded",
         "ReplayMismatch",
         "MissingExtra",
+        "ClusterError",
         "__version__",
     ]
 
