@@ -1,3 +1,5 @@
+import time
+
 import freezegun
 import pytest
 from hypothesis import HealthCheck, settings
@@ -47,13 +49,24 @@ def dask_client(dask_cluster):
 @pytest.fixture(autouse=True)
 def _dask_for_dask_params(request):
     """Tests parametrized over executors get a cluster when one of them is "dask";
-    every test on the cluster starts with both its workers there."""
+    every test on the cluster starts with both its workers there, and idle."""
     callspec = getattr(request.node, "callspec", None)
     dask_param = callspec is not None and "dask" in callspec.params.values()
     if dask_param or "dask_client" in request.fixturenames:
         client = request.getfixturevalue("dask_client")
         # A worker killed by a test comes back through its nanny: wait for it.
         client.wait_for_workers(2, timeout=60)
+        # A timed-out or cancelled task cannot be interrupted: it runs on, holding
+        # its worker's one thread, and a test of concurrency after it would see one
+        # worker. Wait for it to end (bounded: the longest such step sleeps 3 s).
+        deadline = time.monotonic() + 30
+        while sum(client.run(_executing).values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _executing(dask_worker):
+    """On a Dask worker: how many tasks its threads run, cancelled ones included."""
+    return len(dask_worker.state.executing)
 
 
 @pytest.fixture(params=ALL_EXECUTORS)
