@@ -60,13 +60,40 @@ def is_dask_executor(executor: Executor) -> bool:
     return module is not None and isinstance(executor, module.ClientExecutor)
 
 
+SUBMIT_OPTIONS = frozenset({"workers", "resources", "allow_other_workers", "retries"})
+"""Options of ``client.get_executor(...)`` that hold for every task sent (``pure`` does
+not: every task here has a key of its own)."""
+
+
+def session_of_executor(executor: Executor) -> DaskSession | None:
+    """A run on ``client.get_executor(**options)`` is a run on ``executor="dask"`` with
+    that client and those options, so it chains, batches and never waits forever on a
+    cluster that cannot finish. ``None`` if this version of Dask's executor does not
+    show its client and options (the run then sends plain calls through it)."""
+    client = getattr(executor, "_client", None)
+    options = getattr(executor, "_kwargs", None)
+    distributed = sys.modules.get("distributed")
+    if distributed is None or not isinstance(client, distributed.Client):
+        return None
+    if not isinstance(options, dict) or not set(options) <= SUBMIT_OPTIONS | {"pure"}:
+        return None
+    kept = {name: value for name, value in options.items() if name in SUBMIT_OPTIONS}
+    return DaskSession(client, options=kept)
+
+
 class DaskSession:
     """The client of one run: the user's (``dask_client``), one connected to
     ``dask_address``, the process's current Dask client (as Dask's own collections
     use it), or else a ``LocalCluster`` sized for the machine, started on first use.
     Whatever the run started, it closes; a client it did not start is left open."""
 
-    def __init__(self, client: Any = None, address: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any = None,
+        address: str | None = None,
+        *,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         if client is not None and address is not None:
             raise FlowDefinitionError("give dask_client= or dask_address=, not both")
         distributed = import_distributed()
@@ -77,6 +104,8 @@ class DaskSession:
             )
         self._given = client
         self._address = address
+        self.options = options or {}
+        """Keyword arguments for every ``client.submit`` (from ``get_executor``)."""
         self._lock = threading.Lock()
         self._client: Any = client
         self._cluster: Any = None
@@ -184,6 +213,7 @@ class DaskDispatcher:
         self.chainer: Chainer | None = self
         self._session = session
         self._client = session.client()
+        self._options = session.options
         self._prefix = uuid.uuid4().hex[:12]
         self._handles = itertools.count()
         self._jobs: dict[int, _Job] = {}
@@ -230,7 +260,7 @@ class DaskDispatcher:
         futures = [self._futures[source] for _, source in upstream]
         params = tuple(param for param, _ in upstream)
         future = self._client.submit(
-            run_after, payload, params, *futures, key=self._key(task, token)
+            run_after, payload, params, *futures, key=self._key(task, token), **self._options
         )
         self._track(future, [token], [task])
         self._futures[token] = future
@@ -267,6 +297,7 @@ class DaskDispatcher:
             return
         self._held_tokens.clear()
         client = self._client
+        options = self._options
         first = held[0][1].step
         if (
             batch
@@ -280,11 +311,11 @@ class DaskDispatcher:
                 part = held[start : start + size]
                 tokens = [token for token, _, _ in part]
                 key = f"{first.name}[batch]-{self._prefix}-{tokens[0]}"
-                future = client.submit(run_batch, [p for _, _, p in part], key=key)
+                future = client.submit(run_batch, [p for _, _, p in part], key=key, **options)
                 self._track(future, tokens, [t for _, t, _ in part])
             return
         for token, task, payload in held:
-            future = client.submit(run_pickled, payload, key=self._key(task, token))
+            future = client.submit(run_pickled, payload, key=self._key(task, token), **options)
             self._track(future, [token], [task])
             self._futures[token] = future
 

@@ -249,7 +249,8 @@ class FuturesDispatcher:
         self._executor = executor
         self._owned = owned
         self.capacity = capacity
-        # Dask's client.get_executor() sends calls to other processes too. Dask
+        # Dask's client.get_executor() (when its client is not in view, so the run
+        # cannot go to the Dask dispatcher) sends calls to other processes too. Dask
         # names a task by its arguments unless told it is impure: a retry, the same
         # payload again, would get the failed attempt's result back.
         dask = is_dask_executor(executor)

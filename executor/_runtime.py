@@ -185,6 +185,12 @@ class Runtime:
             return DaskDispatcher(session)
         if executor == "threaded":
             return ThreadDispatcher(self.workers())
+        if isinstance(executor, Executor):
+            from executor._dask import DaskDispatcher, is_dask_executor, session_of_executor
+
+            given = session_of_executor(executor) if is_dask_executor(executor) else None
+            if given is not None:
+                return DaskDispatcher(given)
         pool = self.pool(executor)
         capacity = None if isinstance(executor, Executor) else self._capacities[executor]
         return FuturesDispatcher(pool, owned=False, capacity=capacity)

@@ -323,9 +323,23 @@ def test_checkpoints_and_resume_with_a_store(dask_client, tmp_path):
     assert log.read_text().split() == ["counted"]  # not called again
 
 
-def test_get_executor_works_as_a_plain_executor(dask_client, tmp_path):
+def test_get_executor_runs_as_executor_dask_with_its_options(dask_client, tmp_path):
     pool = dask_client.get_executor()
-    assert steps.chain_flow().run(n=4, executor=pool)["total"] == 12
+    with distributed.get_task_stream(client=dask_client) as stream:
+        assert steps.chain_flow().run(n=4, executor=pool)["total"] == 12
+    # Tasks named by step address: the run went through executor="dask"'s dispatcher
+    # (chaining, batching, the checks that no run waits forever), not plain calls.
+    assert sorted(str(task["key"]).split("-")[0] for task in stream.data) == [
+        "chain/double",
+        "chain/load",
+        "chain/total",
+    ]
+    # get_executor's own options hold for every task: here, one worker only.
+    one = sorted(dask_client.scheduler_info()["workers"])[0]
+    pinned = dask_client.get_executor(workers=[one])
+    pids = ds.fan_out().run(n=1, executor=pinned)
+    worker_pid = dask_client.run(os.getpid, workers=[one])[one]
+    assert {pids[name][2] for name in ("nap_a", "nap_b", "nap_c")} == {worker_pid}
     fan = ds.fan_out().run(n=1, executor=pool)
     assert fan["nap_a"][2] != os.getpid()
     # A retry sends the same payload again: it must run again, not reuse the failure.
@@ -340,6 +354,22 @@ def test_get_executor_works_as_a_plain_executor(dask_client, tmp_path):
         Flow("p", [local]).run(n=1, executor=pool)
     assert isinstance(info.value.cause, StepNotPicklable)
     assert "step 'p/local'" in str(info.value.cause)
+
+
+def test_get_executor_without_its_client_in_view_sends_plain_calls(
+    dask_client, tmp_path, monkeypatch
+):
+    # Should a Dask version hide the executor's client, the run sends pickled calls
+    # through the executor, as to any other.
+    import executor._dask
+
+    monkeypatch.setattr(executor._dask, "session_of_executor", lambda pool: None)
+    pool = dask_client.get_executor()
+    assert steps.chain_flow().run(n=4, executor=pool)["total"] == 12
+    # A retry sends the same payload again: it must run again (an impure task), not
+    # get the failed attempt's result back from Dask.
+    retried = Flow("r", [ds.flaky]).run(log=str(tmp_path / "log"), executor=pool)
+    assert retried["flaky"] == 3
 
 
 @pytest.mark.parametrize("chained", [False, True], ids=["sent", "chained"])
