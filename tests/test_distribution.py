@@ -138,3 +138,46 @@ def test_every_module_imported_at_run_time_is_a_declared_dependency(package, whe
         and (module not in optional or line in module_level_import_lines(path))
     ]
     assert undeclared == [], "declare these in [project] dependencies, or import them lazily"
+
+
+BLOCK_EXTRAS = """
+import importlib, pkgutil, sys
+
+class NotInstalled:  # as if flowexec were installed without its [dask] extra
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"distributed", "dask", "tornado"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NotInstalled())
+imported = []
+for package in sys.argv[1:]:
+    root = importlib.import_module(package)
+    imported.append(package)
+    for module in pkgutil.walk_packages(root.__path__, package + "."):
+        importlib.import_module(module.name)
+        imported.append(module.name)
+from executor import ExecutorCore, MissingExtra
+try:
+    ExecutorCore(executor="dask")
+except MissingExtra as error:
+    print(error)
+print(len(imported))
+"""
+
+
+def test_without_the_dask_extra_every_module_imports(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCK_EXTRAS, *PACKAGES],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    message, counted = out.stdout.splitlines()
+    assert message == (
+        "executor=\"dask\" needs the optional dependency 'distributed', which is not "
+        'installed; install it with: pip install "flowexec[dask]"'
+    )
+    modules = sum(len(list((ROOT / p).rglob("*.py"))) for p in PACKAGES)
+    assert counted == str(modules)  # every module of both packages imported
