@@ -39,11 +39,15 @@ def dask_cluster():
 @pytest.fixture(scope="session")
 def dask_client(dask_cluster):
     """A client of the session's cluster, the process's current Dask client from
-    then on: ``executor="dask"`` without ``dask_client=`` runs there."""
+    then on: ``executor="dask"`` without ``dask_client=`` runs there. Not entered with
+    ``with``: that would pin it as Dask's current client for the whole session, over
+    any client a later test makes (docs/scaling.md makes one and expects its runs on
+    it)."""
     import distributed
 
-    with distributed.Client(dask_cluster) as client:
-        yield client
+    client = distributed.Client(dask_cluster)
+    yield client
+    client.close()
 
 
 @pytest.fixture(autouse=True)
