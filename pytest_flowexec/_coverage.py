@@ -111,18 +111,30 @@ class _Observing:
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     # trylast: innermost wrapper, so this runs before pytest-cov's own wrapper
     # stops coverage.py and combines its data files.
+    before = _children()
     try:
         return (yield)
     finally:
-        stragglers = _await_measured_children()
+        stragglers = _await_measured_children(before)
         state = session.config.stash.get(SESSION, None)
         if state is not None:
             state.stragglers = stragglers
 
 
-def _await_measured_children() -> int:
-    """Wait (bounded) for child processes to exit while coverage.py measures this one;
-    returns how many were still running."""
+def _children() -> set[int | None]:
+    """Pids of this process's running child processes (none if multiprocessing was
+    never imported: nothing can have started one)."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None:
+        return set()
+    return {child.pid for child in multiprocessing.active_children()}
+
+
+def _await_measured_children(before: set[int | None]) -> int:
+    """Wait (bounded) for the child processes this session started to exit while
+    coverage.py measures this one; returns how many were still running. Children
+    that ran before it are not its own: a session run inside a test (pytester) must
+    not wait for the outer test's long-lived workers, such as a Dask cluster's."""
     coverage = sys.modules.get("coverage")
     if coverage is None or coverage.Coverage.current() is None:
         return 0
@@ -130,7 +142,7 @@ def _await_measured_children() -> int:
     import time
 
     deadline = time.monotonic() + _CHILD_WAIT
-    children = multiprocessing.active_children()
+    children = [c for c in multiprocessing.active_children() if c.pid not in before]
     for child in children:
         child.join(max(0.0, deadline - time.monotonic()))
     return sum(child.is_alive() for child in children)

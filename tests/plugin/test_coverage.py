@@ -232,3 +232,30 @@ def test_coverage_py_includes_code_run_in_parallel_worker_processes(pytester, mo
     out = result.stdout.str()
     assert out.index("flowexec step coverage") >= 0 and "coverage: platform" in out
     assert sys.executable  # the subprocess ran this interpreter
+
+
+def test_a_session_waits_only_for_the_child_processes_it_started(monkeypatch):
+    # Measured by coverage.py, a session waits (bounded) for its workers to exit so
+    # their data is written. A session run inside a test (pytester) must not wait for
+    # the outer test's long-lived children (a session's Dask cluster): 15 s each.
+    import multiprocessing
+    import time
+
+    import coverage
+
+    from pytest_flowexec import _coverage
+
+    monkeypatch.setattr(coverage.Coverage, "current", staticmethod(lambda: object()))
+    monkeypatch.setattr(_coverage, "_CHILD_WAIT", 0.5)
+    outer = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    outer.start()
+    try:
+        before = _coverage._children()
+        assert outer.pid in before
+        started = time.monotonic()
+        assert _coverage._await_measured_children(before) == 0
+        assert time.monotonic() - started < 0.4  # not waited for
+        assert _coverage._await_measured_children(set()) == 1  # its own: waited, counted
+    finally:
+        outer.kill()
+        outer.join()
