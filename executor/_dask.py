@@ -342,7 +342,7 @@ class DaskDispatcher:
 
     def _wait(self, timeout: float | None) -> list[int]:
         """Handles of the tasks done within ``timeout`` (every one done by then, for
-        one gather). Meanwhile the cluster is checked every ``CHECK_EVERY`` seconds:
+        one gather). After ``CHECK_EVERY`` seconds without one the cluster is checked:
         tasks that cannot end are reported in ``_ready`` and end the wait."""
         end = None if timeout is None else Clock.monotonic() + timeout
         while True:
@@ -360,6 +360,7 @@ class DaskDispatcher:
                 if self._ready or (end is not None and Clock.monotonic() >= end):
                     return []
                 continue
+            self._watch.heard()
             while True:
                 try:
                     handles.append(self._done.get_nowait())

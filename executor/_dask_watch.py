@@ -9,8 +9,8 @@ on the frozen clock, which the real clock never reaches; from then on the
 scheduler's messages no longer arrive, although the scheduler itself has the
 results.
 
-So while attempts are out, the dispatcher asks the scheduler every
-:data:`CHECK_EVERY` seconds, over a connection of its own and with a bound on the
+So while attempts are out and no outcome has come in for :data:`CHECK_EVERY`
+seconds, the dispatcher asks the scheduler, over a connection of its own and with a bound on the
 wait kept in the calling thread, what it knows of them (:meth:`Watch.dead`). A
 task counts as unable to end only on evidence, never for taking long (a step that
 runs for an hour is "processing" all along; step timeouts bound that), and the
@@ -26,7 +26,8 @@ from typing import Any
 from executor._clock import Clock
 
 CHECK_EVERY = 2.0
-"""Seconds between two questions to the scheduler while tasks are out."""
+"""Seconds without any outcome before the scheduler is asked, and between two
+questions while that lasts."""
 GRACE = 20.0
 """Seconds a task may stay done on the scheduler (or unknown to it, or released)
 while its outcome has not reached this client."""
@@ -60,6 +61,11 @@ class Watch:
     def due(self) -> float:
         """Seconds until the next check (0: now)."""
         return max(self._checked + CHECK_EVERY - Clock.monotonic(), 0.0)
+
+    def heard(self) -> None:
+        """An outcome came in: the cluster is alive, the next check can wait. A busy
+        run never asks; a quiet one asks every ``CHECK_EVERY`` seconds."""
+        self._checked = Clock.monotonic()
 
     def forget(self, key: str) -> None:
         """``key``'s outcome arrived (or was given up): nothing to watch any more."""
