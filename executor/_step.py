@@ -7,7 +7,6 @@ import importlib
 import inspect
 import keyword
 import math
-import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import FunctionType
@@ -32,6 +31,30 @@ class StepParam:
     """Whether the function gives it a default (then the flow input is optional)."""
 
 
+class _Params:
+    """``Step.params`` for a plain function: read from its code object on first use
+    and then kept on the step (an instance attribute, which shadows this descriptor).
+
+    Defining a step does not need them, building a flow does; deferring them keeps
+    ``step()`` to a few assignments and one object for the garbage collector to track.
+    """
+
+    @overload
+    def __get__(self, step: None, owner: type[Any]) -> _Params: ...
+
+    @overload
+    def __get__(self, step: Step[..., Any], owner: type[Any]) -> tuple[StepParam, ...]: ...
+
+    def __get__(
+        self, step: Step[..., Any] | None, owner: type[Any]
+    ) -> _Params | tuple[StepParam, ...]:
+        if step is None:
+            return self
+        # Two threads may both work it out: they write equal tuples.
+        params = step.params = _plain_params(step.name, cast(FunctionType, step.fn))
+        return params
+
+
 class Step(Generic[P, R]):
     """A function together with the policies flowexec applies when calling it.
 
@@ -48,7 +71,8 @@ class Step(Generic[P, R]):
     version: str | None
     critical: bool
     cache: CachePolicy | None
-    params: tuple[StepParam, ...]
+    params: _Params = _Params()
+    """The function's parameters, in order (a plain function's are read on first use)."""
     is_async: bool
     is_composite: bool = False
     """Composite steps (parallel, map_over, ...) run nested plans instead of a call."""
@@ -65,39 +89,43 @@ class Step(Generic[P, R]):
         cache: CachePolicy | None = None,
         params: tuple[StepParam, ...] | None = None,
     ) -> None:
-        if not callable(fn):
-            raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
-        # A plain function with nothing in its __dict__ (the usual case) has no
-        # __wrapped__, __signature__ or coroutine mark for inspect to follow: its
-        # parameters come straight from its code object, and update_wrapper's work
-        # is five assignments (together a third of the general path's cost).
         plain = type(fn) is FunctionType and not fn.__dict__
+        if not plain and not callable(fn):
+            raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
+        if name is None:
+            name = fn.__name__ if plain else _function_name(fn)
+        if type(name) is not str or not name.isidentifier() or name in _RESERVED_NAMES:
+            name = _check_name(name)  # raises, explaining
         if plain:
+            # The usual case, a plain function with nothing in its __dict__ (so no
+            # __wrapped__, __signature__ or coroutine mark for inspect to follow), is
+            # kept to plain assignments: a test suite or a generated flow may wrap
+            # thousands. Its parameters are read from its code object on first use
+            # (see ``params``); the shapes the engine refuses are refused now.
             self.__module__ = fn.__module__
             self.__name__ = fn.__name__
             self.__qualname__ = fn.__qualname__
             self.__doc__ = fn.__doc__
             self.__annotations__ = fn.__annotations__
             self.__wrapped__ = fn
+            flags = fn.__code__.co_flags
+            if fn.__code__.co_posonlyargcount or flags & _CO_VARARGS:
+                _params_of(name, fn)  # raises, explaining
+            self.is_async = bool(flags & _CO_COROUTINE)
+            if params is not None:
+                self.params = params
         else:
             functools.update_wrapper(self, fn)
-        self.fn = fn
-        self.name = _check_name(name if name is not None else _function_name(fn))
-        self.retry = _as_retry(self.name, retry)
-        self.timeout = _check_timeout(self.name, timeout)
-        if version is not None and not isinstance(version, str):
-            raise FlowDefinitionError(f"step {self.name!r}: version must be a str, got {version!r}")
-        self.version = version
-        self.critical = bool(critical)
-        self.cache = None if cache is None else _check_cache(self.name, cache)
-        if plain:
-            function = cast(FunctionType, fn)
-            self.params = _plain_params(self.name, function) if params is None else params
-            self.is_async = bool(function.__code__.co_flags & inspect.CO_COROUTINE)
-        else:
-            self.params = _params_of(self.name, fn) if params is None else params
+            self.params = _params_of(name, fn) if params is None else params
             self.is_async = inspect.iscoroutinefunction(fn)
-        _ALIVE.add(self)
+        self.fn = fn
+        self.name = name
+        self.retry = NO_RETRY if retry is None else _as_retry(name, retry)
+        self.timeout = None if timeout is None else _check_timeout(name, timeout)
+        self.version = None if version is None else _check_version(name, version)
+        self.critical = critical if critical is False else bool(critical)
+        self.cache = None if cache is None else _check_cache(name, cache)
+        _NAMES_BUILT.add(name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -134,6 +162,7 @@ class Step(Generic[P, R]):
         twin = self._copy()
         if name is not None:
             twin.name = _check_name(name)
+            _NAMES_BUILT.add(twin.name)
         if retry is not None:
             twin.retry = _as_retry(twin.name, retry)
         if timeout is not None:
@@ -169,14 +198,16 @@ class Step(Generic[P, R]):
         return (_rebuild_step, (self.fn, options))
 
 
-_ALIVE: weakref.WeakSet[Step[..., Any]] = weakref.WeakSet()
-"""Every step built in this process and still referenced: test harnesses check a
-stubbed name against these before a run starts (a typo is reported first)."""
+_NAMES_BUILT: set[str] = set()
+"""The name of every step built in this process: test harnesses check a stubbed
+name against these before a run starts (a typo is reported first). Names, not
+the steps: a set of strings costs the garbage collector nothing, where keeping
+each step in a weak set gave it one more object to track per step."""
 
 
 def known_step_names() -> frozenset[str]:
-    """The names of the steps that exist in this process now."""
-    return frozenset(s.name for s in list(_ALIVE))
+    """The names of the steps built in this process so far."""
+    return frozenset(_NAMES_BUILT)
 
 
 def _module_attribute(module: str | None, qualname: str) -> object:
@@ -281,29 +312,51 @@ def step(
         'A'
     """
 
+    if fn is not None:  # bare, or step(fn, ...): no closure to allocate per step
+        return _wrap(fn, name, retry, timeout, version, critical, cache)
+
     def wrap(func: Callable[P, R]) -> Step[P, R]:
-        if isinstance(func, Step):
-            return func.with_options(
-                name=name,
-                retry=retry,
-                timeout=timeout,
-                version=version,
-                critical=critical or None,
-                cache=cache,
-            )
-        return Step(
-            func,
+        return _wrap(func, name, retry, timeout, version, critical, cache)
+
+    return wrap
+
+
+def _wrap(
+    fn: Callable[P, R],
+    name: str | None,
+    retry: Retry | int | None,
+    timeout: float | None,
+    version: str | None,
+    critical: bool,
+    cache: CachePolicy | None,
+) -> Step[P, R]:
+    if isinstance(fn, Step):
+        return fn.with_options(
             name=name,
             retry=retry,
             timeout=timeout,
             version=version,
-            critical=critical,
+            critical=critical or None,
             cache=cache,
         )
-
-    if fn is None:
-        return wrap
-    return wrap(fn)
+    if (
+        name is None
+        and retry is None
+        and timeout is None
+        and version is None
+        and critical is False
+        and cache is None
+    ):
+        return Step(fn)  # a class call without keywords skips building a kwargs dict
+    return Step(
+        fn,
+        name=name,
+        retry=retry,
+        timeout=timeout,
+        version=version,
+        critical=critical,
+        cache=cache,
+    )
 
 
 def as_step(obj: object) -> Step[..., Any]:
@@ -383,6 +436,9 @@ def _check_timeout(name: str, timeout: object) -> float | None:
 
 
 _CO_VARARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+_CO_COROUTINE = inspect.CO_COROUTINE
+_RESERVED_NAMES = frozenset([*keyword.kwlist, CONTEXT_PARAM])
+"""Identifiers a step cannot be named (``_check_name`` explains each)."""
 
 
 def _plain_params(name: str, fn: FunctionType) -> tuple[StepParam, ...]:
