@@ -65,6 +65,9 @@ class Step(Generic[P, R]):
     """
 
     fn: Callable[P, R]
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[P, R]
     name: str
     retry: Retry
     timeout: float | None
@@ -97,29 +100,15 @@ class Step(Generic[P, R]):
         if type(name) is not str or not name.isidentifier() or name in _RESERVED_NAMES:
             name = _check_name(name)  # raises, explaining
         if plain:
-            # The usual case, a plain function with nothing in its __dict__ (so no
-            # __wrapped__, __signature__ or coroutine mark for inspect to follow), is
-            # kept to plain assignments: a test suite or a generated flow may wrap
-            # thousands. Its parameters are read from its code object on first use
-            # (see ``params``); the shapes the engine refuses are refused now.
-            self.__module__ = fn.__module__
-            self.__name__ = fn.__name__
-            self.__qualname__ = fn.__qualname__
-            self.__doc__ = fn.__doc__
-            self.__annotations__ = fn.__annotations__
-            self.__wrapped__ = fn
-            flags = fn.__code__.co_flags
-            if fn.__code__.co_posonlyargcount or flags & _CO_VARARGS:
-                _params_of(name, fn)  # raises, explaining
-            self.is_async = bool(flags & _CO_COROUTINE)
+            _adopt_function(self, cast(FunctionType, fn), name)
             if params is not None:
                 self.params = params
         else:
             functools.update_wrapper(self, fn)
-            self.params = _params_of(name, fn) if params is None else params
+            self.fn = fn
+            self.name = name
             self.is_async = inspect.iscoroutinefunction(fn)
-        self.fn = fn
-        self.name = name
+            self.params = _params_of(name, fn) if params is None else params
         self.retry = NO_RETRY if retry is None else _as_retry(name, retry)
         self.timeout = None if timeout is None else _check_timeout(name, timeout)
         self.version = None if version is None else _check_version(name, version)
@@ -196,6 +185,48 @@ class Step(Generic[P, R]):
         if isinstance(found, Step) and found.fn is self.fn:
             return (_rebuild_step, (found, options))
         return (_rebuild_step, (self.fn, options))
+
+
+def _adopt_function(made: Step[..., Any], fn: FunctionType, name: str) -> None:
+    """The part of building a step that a plain function (one with nothing in its
+    ``__dict__``, so no ``__wrapped__``, ``__signature__`` or coroutine mark for
+    inspect to follow) needs: ``update_wrapper``'s work as six assignments, and the
+    shapes the engine refuses refused now. Its parameters are read from its code
+    object on first use (see :class:`_Params`): a test suite or a generated flow may
+    wrap thousands of functions, and only building a flow needs them."""
+    made.__module__ = fn.__module__
+    made.__name__ = fn.__name__
+    made.__qualname__ = fn.__qualname__
+    made.__doc__ = fn.__doc__
+    made.__annotations__ = fn.__annotations__
+    made.__wrapped__ = fn
+    made.fn = fn
+    made.name = name
+    code = fn.__code__
+    if code.co_posonlyargcount or code.co_flags & _CO_VARARGS:
+        _params_of(name, fn)  # raises, explaining
+    made.is_async = bool(code.co_flags & _CO_COROUTINE)
+
+
+_new_object = object.__new__
+
+
+def _of_function(fn: FunctionType) -> Step[..., Any]:
+    """``step(fn)`` with no options: what ``Step(fn)`` builds, without the class
+    call, the option checks and their keyword defaults (a third of the cost when
+    many functions are wrapped)."""
+    name = fn.__name__
+    if fn.__dict__ or not name.isidentifier() or name in _RESERVED_NAMES:
+        return Step(fn)  # the general path, or its explaining error
+    made: Step[..., Any] = _new_object(Step)
+    _adopt_function(made, fn, name)
+    made.retry = NO_RETRY
+    made.timeout = None
+    made.version = None
+    made.critical = False
+    made.cache = None
+    _NAMES_BUILT.add(name)
+    return made
 
 
 _NAMES_BUILT: set[str] = set()
@@ -313,6 +344,16 @@ def step(
     """
 
     if fn is not None:  # bare, or step(fn, ...): no closure to allocate per step
+        if (
+            type(fn) is FunctionType
+            and name is None
+            and retry is None
+            and timeout is None
+            and version is None
+            and critical is False
+            and cache is None
+        ):
+            return _of_function(fn)
         return _wrap(fn, name, retry, timeout, version, critical, cache)
 
     def wrap(func: Callable[P, R]) -> Step[P, R]:
@@ -363,6 +404,8 @@ def as_step(obj: object) -> Step[..., Any]:
     """``obj`` as a step: a :class:`Step` as it is, a plain function wrapped by :func:`step`."""
     if isinstance(obj, Step):
         return obj
+    if type(obj) is FunctionType:
+        return _of_function(obj)
     if callable(obj):
         return Step(obj)
     raise FlowDefinitionError(f"a flow's steps must be functions or Steps, got {obj!r}")
