@@ -17,6 +17,8 @@ from executor.cache._keys import call_key
 
 logger = logging.getLogger("executor.cache")
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 MISS = object()
 """Returned by :meth:`RunCache.lookup` when there is no usable entry."""
 
@@ -46,12 +48,17 @@ class RunCache:
         policy = node.step.cache
         assert policy is not None
         key = call_key(node.step, inputs, context, address=address)
-        backend = policy.cache if policy.cache is not None else self.backend
+        backend = policy.cache
+        if backend is None:  # (an empty backend is falsy: compare with None)
+            backend = self._backend if self._backend is not None else self.backend
         stored = backend.get(key)
         if stored is None:
             return key, MISS
+        value = stored[0]
+        if type(value) in _JSON_SCALARS:  # as both codecs decode a scalar: itself
+            return key, value
         try:
-            return key, policy.value_codec.decode(stored[0], address)
+            return key, policy.value_codec.decode(value, address)
         except (CodecError, TypeError, IndexError, KeyError) as error:
             # Written before the code changed (an Enum member renamed, a dataclass field
             # removed): a miss, so the step runs again and its output replaces the entry.

@@ -171,6 +171,40 @@ def _plain_json(value: Any) -> bool:
 _JSON = dumps_ascii
 
 
+def _common_key(step: Step[..., Any], inputs: Mapping[str, Any]) -> str | None:
+    """The key of the common input shapes, every cached step's hot path, or None
+    for any other shape (then :meth:`CacheKeyGenerator.key_of` keys it).
+
+    The shapes: a flat str-keyed dict of scalars (the bytes ``encode`` gives via
+    ``_flat_body``), and one whose values are scalars or flat str-keyed dicts of
+    scalars, such as a small settings dict (plain JSON: the bytes ``encode`` gives
+    via ``_JSON``, without ``_plain_json``'s general walk). A plain loop: for a
+    handful of items it beats set operations over ``map(type, ...)``.
+    """
+    if type(inputs) is not dict:
+        return None
+    scalars = _JSON_SCALARS
+    nested = False
+    for name, value in inputs.items():
+        kind = type(value)
+        if type(name) is not str:
+            return None
+        if kind not in scalars:
+            if kind is not dict:
+                return None
+            for inner, item in value.items():
+                if type(inner) is not str or type(item) not in scalars:
+                    return None
+            nested = True
+    hasher = (step.__dict__.get("_flowexec_key_hasher") or _hasher(step)).copy()
+    if nested:
+        hasher.update(b"J" + _JSON(inputs).encode())
+    else:
+        text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
+        hasher.update(b"R" + text.encode("utf-8", "surrogatepass"))
+    return hasher.hexdigest()
+
+
 class CacheKeyGenerator:
     """Turns a step call into a hex cache key.
 
@@ -198,37 +232,10 @@ class CacheKeyGenerator:
         """
         if CONTEXT_PARAM in inputs:
             inputs = {k: v for k, v in inputs.items() if k != CONTEXT_PARAM}
-        if context is None and type(inputs) is dict:
-            # The common cases inlined (they are every cached step's hot path): a flat
-            # mapping of scalars (the same bytes as encode() -> _flat_body() give), and
-            # one whose values are scalars or flat str-keyed dicts of scalars, such as
-            # a small settings dict (plain JSON: the bytes encode() -> _JSON give,
-            # without _plain_json's general walk).
-            scalars = _JSON_SCALARS
-            nested = False
-            for name, value in inputs.items():
-                kind = type(value)
-                if type(name) is not str:
-                    break
-                if kind not in scalars:
-                    if kind is not dict:
-                        break
-                    for inner, item in value.items():
-                        if type(inner) is not str or type(item) not in scalars:
-                            break
-                    else:
-                        nested = True
-                        continue
-                    break
-            else:
-                found = step.__dict__.get("_flowexec_key_hasher") or _hasher(step)
-                hasher = found.copy()
-                if nested:
-                    hasher.update(b"J" + _JSON(inputs).encode())
-                else:
-                    text = repr(inputs) if len(inputs) == 1 else repr(sorted(inputs.items()))
-                    hasher.update(b"R" + text.encode("utf-8", "surrogatepass"))
-                return hasher.hexdigest()
+        if context is None:
+            found = _common_key(step, inputs)
+            if found is not None:
+                return found
         return self.key_of(step, inputs, "inputs", context, address=address)
 
     def key_of(
@@ -406,10 +413,16 @@ def call_key(
             (and whatever a ``CachePolicy(key=...)`` function raises).
     """
     policy = step.cache
-    if policy is None or not policy.include_context:
-        context = None
     if policy is None or policy.key is None:
+        if policy is None or not policy.include_context:
+            if CONTEXT_PARAM not in inputs:  # the engine's hot path: no detour
+                found = _common_key(step, inputs)
+                if found is not None:
+                    return found
+            context = None
         return KEY_GENERATOR.key(step, inputs, context, address=address)
+    if not policy.include_context:
+        context = None
     return KEY_GENERATOR.key_of(
         step, policy.key(inputs), "CachePolicy.key(inputs)", context, address=address
     )

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from executor import CacheKeyError, step
-from executor.cache import CacheKeyGenerator, step_identity
+from executor.cache import CacheKeyGenerator, call_key, step_identity
 from tests.executor import steps
 from tests.plugin import key_steps
 
@@ -232,6 +232,7 @@ def test_golden_keys_are_pinned(name):
     """An accidental change to the key algorithm must fail here: if the change is
     meant, bump KEY_FORMAT (old entries then miss) and re-pin."""
     assert KEYS.key(GOLDEN_STEP, GOLDEN_INPUTS[name]) == PINNED[name]
+    assert call_key(GOLDEN_STEP, GOLDEN_INPUTS[name]) == PINNED[name]
 
 
 PINNED = {
@@ -303,9 +304,11 @@ _scalars_or_flat_dicts = _json_scalars | st.dictionaries(st.text(max_size=4), _j
     )
 )
 def test_inlined_key_paths_give_the_general_paths_bytes(inputs):
-    """key() inlines flat inputs and inputs holding flat dicts; the keys must be the
-    ones the general encoder gives (key_of), byte for byte."""
-    assert KEYS.key(steps.double, inputs) == KEYS.key_of(steps.double, inputs, "inputs")
+    """key() and call_key() (the engine's) inline flat inputs and inputs holding flat
+    dicts; the keys must be the ones the general encoder gives (key_of), byte for byte."""
+    general = KEYS.key_of(steps.double, inputs, "inputs")
+    assert KEYS.key(steps.double, inputs) == general
+    assert call_key(steps.double, inputs) == general
 
 
 # The engine's key generator, through the harness's own property checks (the same ones
