@@ -316,3 +316,17 @@ def test_inlined_key_paths_give_the_general_paths_bytes(inputs):
 @pytest.mark.flow_cache_keys([key_steps.fetch, key_steps.versioned, key_steps.by_url])
 def test_cache_keys_hold_their_properties(flow_cache_keys_step):
     assert flow_cache_keys_step.cache is not None
+
+
+def test_the_remembered_last_key_only_answers_its_own_inputs():
+    """The engine remembers a step's last key (a hit repeats the inputs seen before);
+    it must never answer for other inputs, and a large body is not kept."""
+    made = step(steps.double.fn, name="remembering", version="1")
+    one, two = {"n": 1}, {"n": 2}
+    first = call_key(made, one)
+    assert call_key(made, one) == first  # answered from memory
+    assert call_key(made, two) == KEYS.key_of(made, two, "inputs") != first
+    assert call_key(made, one) == first
+    big = {"rows": {f"k{i}": i for i in range(200)}}
+    assert call_key(made, big) == KEYS.key_of(made, big, "inputs")
+    assert made.__dict__["_flowexec_last_key"][0] == b"R" + repr(one).encode()
