@@ -197,3 +197,15 @@ def test_renamed_steps_are_known_names_too():
     twin = steps.double.with_options(name="double_for_known_names")
     assert twin.name in known_step_names()
     assert "double" in known_step_names()
+
+
+def test_noted_names_are_folded_into_a_set_past_a_bound(monkeypatch):
+    """step() appends each name to a list (cheap); past a bound the list is folded
+    into the set of known names, so it never grows without limit."""
+    import executor._step as step_module
+
+    monkeypatch.setattr(step_module, "_NAMES_FOLDED_AT", 10)
+    made = [step(f) for f in _functions(25)]
+    assert len(step_module._NAMES) <= 10
+    assert {s.name for s in made} <= known_step_names()
+    assert not step_module._NAMES  # asking folds the rest
