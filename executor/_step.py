@@ -32,13 +32,37 @@ class StepParam:
     """Whether the function gives it a default (then the flow input is optional)."""
 
 
-class _Params:
-    """``Step.params`` for a plain function: read from its code object on first use
-    and then kept on the step (an instance attribute, which shadows this descriptor).
+Wiring = tuple[tuple[str, ...], tuple[bool, ...]]
+"""A step's parameter names and, for each, whether it has a default."""
 
-    Defining a step does not need them, building a flow does; deferring them keeps
-    ``step()`` to a few assignments and one object for the garbage collector to track.
-    """
+
+class _Wiring:
+    """``Step._wiring``: the parameter names and default flags a flow wires by,
+    worked out on first use and then kept on the step (an instance attribute, which
+    shadows this descriptor). A plain function's come from its code object in two
+    shared-or-sliced tuples, so defining a step reads nothing and building a flow
+    allocates no per-parameter objects; a step given its ``params`` derives them."""
+
+    @overload
+    def __get__(self, step: None, owner: type[Any]) -> _Wiring: ...
+
+    @overload
+    def __get__(self, step: Step[..., Any], owner: type[Any]) -> Wiring: ...
+
+    def __get__(self, step: Step[..., Any] | None, owner: type[Any]) -> _Wiring | Wiring:
+        if step is None:
+            return self
+        # Only a plain function's step gets here: a step built with its params (or
+        # from inspect.signature) had its wiring set with them.
+        wiring = _plain_wiring(cast(FunctionType, step.fn))
+        # Two threads may both work it out: they write equal tuples.
+        step._wiring = wiring
+        return wiring
+
+
+class _Params:
+    """``Step.params`` for a plain function: built from ``_wiring`` on first read and
+    then kept on the step (an instance attribute, which shadows this descriptor)."""
 
     @overload
     def __get__(self, step: None, owner: type[Any]) -> _Params: ...
@@ -51,8 +75,8 @@ class _Params:
     ) -> _Params | tuple[StepParam, ...]:
         if step is None:
             return self
-        # Two threads may both work it out: they write equal tuples.
-        params = step.params = _plain_params(step.name, cast(FunctionType, step.fn))
+        names, optional = step._wiring
+        params = step.params = tuple(map(StepParam, names, optional))
         return params
 
 
@@ -79,6 +103,7 @@ class Step(Generic[P, R]):
     cache: CachePolicy | None
     params: _Params = _Params()
     """The function's parameters, in order (a plain function's are read on first use)."""
+    _wiring: _Wiring = _Wiring()
     is_async: bool
     is_composite: bool = False
     """Composite steps (parallel, map_over, ...) run nested plans instead of a call."""
@@ -106,12 +131,14 @@ class Step(Generic[P, R]):
             _adopt_function(self, cast(FunctionType, fn), name)
             if params is not None:
                 self.params = params
+                self._wiring = _wiring_of(params)
         else:
             functools.update_wrapper(self, fn)
             self.fn = fn
             self.name = name
             self.is_async = inspect.iscoroutinefunction(fn)
             self.params = _params_of(name, fn) if params is None else params
+            self._wiring = _wiring_of(self.params)
         self.retry = NO_RETRY if retry is None else _as_retry(name, retry)
         self.timeout = None if timeout is None else _check_timeout(name, timeout)
         if version is not None:  # else the class default, None
@@ -510,25 +537,36 @@ _RESERVED_NAMES = frozenset([*keyword.kwlist, CONTEXT_PARAM])
 """Identifiers a step cannot be named (``_check_name`` explains each)."""
 
 
-def _plain_params(name: str, fn: FunctionType) -> tuple[StepParam, ...]:
-    """:func:`_params_of` for a plain function with nothing in its ``__dict__`` (so
-    no ``__wrapped__``, ``__signature__`` or coroutine mark that inspect would
-    follow): the parameters come straight from its code object, with the same
-    result. Anything unusual (positional-only, ``*args``, ``**kwargs``) takes the
-    general path, which raises the explaining error."""
+def _plain_wiring(fn: FunctionType) -> Wiring:
+    """The names and default flags of a plain function's parameters, from its code
+    object (what ``inspect.signature`` gives for one, checked by a property test).
+    ``step()`` refused the shapes it cannot pass (positional-only, ``*args``,
+    ``**kwargs``) already."""
     code = fn.__code__
-    if code.co_posonlyargcount or code.co_flags & _CO_VARARGS:
-        return _params_of(name, fn)
     positional = code.co_argcount
     names = code.co_varnames[: positional + code.co_kwonlyargcount]
-    first_default = positional - len(fn.__defaults__ or ())
-    keyword_defaults = fn.__kwdefaults__ or {}
-    return tuple(
-        [
-            StepParam(n, i >= first_default if i < positional else n in keyword_defaults)
-            for i, n in enumerate(names)
-        ]
-    )
+    optional = len(fn.__defaults__ or ())
+    flags = _flags(positional - optional, optional)
+    if code.co_kwonlyargcount:
+        keyword_defaults = fn.__kwdefaults__ or {}
+        flags += tuple([n in keyword_defaults for n in names[positional:]])
+    return names, flags
+
+
+def _wiring_of(params: tuple[StepParam, ...]) -> Wiring:
+    return tuple(p.name for p in params), tuple(p.has_default for p in params)
+
+
+def _flags(required: int, optional: int) -> tuple[bool, ...]:
+    if required < _SHARED_FLAGS and optional < _SHARED_FLAGS:
+        return _FLAGS[required][optional]
+    return (False,) * required + (True,) * optional
+
+
+_SHARED_FLAGS = 12
+_FLAGS = [[(False,) * r + (True,) * o for o in range(_SHARED_FLAGS)] for r in range(_SHARED_FLAGS)]
+"""Default flags for up to 11 required then 11 optional parameters, shared by every
+step (none allocated per step)."""
 
 
 def _params_of(name: str, fn: Callable[..., Any]) -> tuple[StepParam, ...]:
