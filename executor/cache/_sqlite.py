@@ -56,7 +56,7 @@ class SQLiteCache:
             meta_table="flowexec_cache_meta",
             file_format=FORMAT,
             timeout=timeout,
-            fail=lambda problem: CacheFileError(
+            fail=lambda problem, _error: CacheFileError(
                 f"cache file {str(self.path)!r} {problem}; delete it or point SQLiteCache at "
                 f"another path"
             ),
