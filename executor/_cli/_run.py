@@ -149,6 +149,7 @@ def _execute(
 def print_summary(result: FlowResult, out: Any) -> None:
     """The summary table: address, status, attempts, duration; then one line."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"flow {result.flow}: {result.status.value}", title_justify="left")
     table.add_column("address")
@@ -160,7 +161,7 @@ def print_summary(result: FlowResult, out: Any) -> None:
         colour = colours.get(step.status.value, "red" if not step.ok else "")
         table.add_row(
             address,
-            f"[{colour}]{step.status.value}[/]" if colour else step.status.value,
+            Text(step.status.value, style=colour),
             str(step.attempts),
             seconds(step.duration),
         )
