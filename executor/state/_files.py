@@ -258,7 +258,7 @@ class FileSystemStateBackend(StateStore):
                     status=StateStatus(row["status"]),
                     created_at=row["created_at"],
                     updated_at=row["updated_at"],
-                    tags=tuple(row.get("tags", ())),
+                    tags=tuple(dict.fromkeys(row.get("tags", ()))),
                     parent_state_id=row.get("parent_state_id"),
                 )
             except (ValueError, TypeError) as error:

@@ -120,6 +120,8 @@ class StateSummary:
     created_at: float
     updated_at: float
     tags: tuple[str, ...]
+    """The run's tags in the order they were given, each once (every backend alike;
+    ``load(...).metadata.tags`` is exactly what was given)."""
     parent_state_id: str | None
 
 

@@ -234,7 +234,9 @@ class SQLiteStateBackend(StateStore):
     def _summaries(self) -> Iterable[StateSummary]:
         tags: dict[str, list[str]] = {}
         with self._sql(None, "nothing was listed") as connection:
-            for state_id, tag in connection.execute("SELECT state_id, tag FROM state_tags"):
+            # By rowid: the order the run's tags were given in (each stored once).
+            found_tags = connection.execute("SELECT state_id, tag FROM state_tags ORDER BY rowid")
+            for state_id, tag in found_tags:
                 tags.setdefault(state_id, []).append(tag)
             rows = connection.execute(
                 "SELECT state_id, flow, status, created_at, updated_at, parent_state_id FROM states"
@@ -254,7 +256,7 @@ class SQLiteStateBackend(StateStore):
                     status=state_status,
                     created_at=created,
                     updated_at=updated,
-                    tags=tuple(sorted(tags.get(sid, ()))),
+                    tags=tuple(tags.get(sid, ())),
                     parent_state_id=parent,
                 )
             )

@@ -277,3 +277,14 @@ def store(request, tmp_path):
 def test_every_backend_says_not_found_the_same_way(store, operation):
     with pytest.raises(StateNotFound, match=r"no state 'abc123' in .*never stored, or deleted"):
         operation(store)
+
+
+def test_every_backend_lists_tags_in_the_order_given(store):
+    state_id = store.create_state(
+        "report", {"n": 1}, StateMetadata(tags=("zeta", "alpha", "zeta")), None
+    )
+    # The listing: in the order given, each once (SQLite sorted them: alpha, zeta).
+    (summary,) = store.list_states()
+    assert summary.tags == ("zeta", "alpha")
+    assert store.list_states(tags=["alpha", "zeta"]) == [summary]
+    assert store.load(state_id).metadata.tags == ("zeta", "alpha", "zeta")  # exactly as given
