@@ -266,7 +266,12 @@ class StateStore:
             status=state_status,
             inputs=inputs,
             metadata=metadata,
-            events=tuple(self._event(state_id, seq, body) for seq, body in events),
+            # In seq order on every backend: a file keeps events in the order they were
+            # appended, which threads running composites may interleave.
+            events=tuple(
+                self._event(state_id, seq, body)
+                for seq, body in sorted(events, key=lambda event: event[0])
+            ),
             created_at=created,
             updated_at=updated,
             contexts=contexts,

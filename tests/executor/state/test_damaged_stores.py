@@ -288,3 +288,10 @@ def test_every_backend_lists_tags_in_the_order_given(store):
     assert summary.tags == ("zeta", "alpha")
     assert store.list_states(tags=["alpha", "zeta"]) == [summary]
     assert store.load(state_id).metadata.tags == ("zeta", "alpha", "zeta")  # exactly as given
+
+
+def test_every_backend_loads_events_in_seq_order(store):
+    state_id = store.create_state("report", {"n": 1}, StateMetadata(), None)
+    for seq in (2, 0, 1):  # appended out of order, as two threads may do
+        _append(store, state_id, seq)
+    assert [e.seq for e in store.load(state_id).events] == [0, 1, 2]
