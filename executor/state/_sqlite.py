@@ -108,7 +108,9 @@ class SQLiteStateBackend(StateStore):
             meta_table="flowexec_meta",
             file_format=FILE_FORMAT,
             timeout=timeout,
-            fail=lambda problem, error: self._failure(error, None, "it was not opened", problem),
+            fail=lambda problem, error: self._failure(
+                error, None, "nothing was read or written", problem
+            ),
         )
         self._connection = self._db.get
         super().__init__(codec=codec, artifacts=artifacts)

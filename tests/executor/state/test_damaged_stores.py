@@ -133,7 +133,7 @@ def test_a_sqlite_file_truncated_under_an_open_store(tmp_path):
     store.close()
     with pytest.raises(StateCorrupted) as info:  # and opening it again
         SQLiteStateBackend(path)
-    _names_the_file_and_the_fix(info.value, path, "it was not opened")
+    _names_the_file_and_the_fix(info.value, path, "nothing was read or written")
 
 
 def test_a_file_that_is_not_sqlite_names_the_path_and_the_fix(tmp_path):
@@ -142,7 +142,7 @@ def test_a_file_that_is_not_sqlite_names_the_path_and_the_fix(tmp_path):
     with pytest.raises(StateCorrupted) as info:
         SQLiteStateBackend(path)
     assert "file is not a database" in str(info.value)
-    _names_the_file_and_the_fix(info.value, path, "it was not opened")
+    _names_the_file_and_the_fix(info.value, path, "nothing was read or written")
 
 
 def test_a_file_of_another_format_says_which_flowexec_reads_it(tmp_path):
