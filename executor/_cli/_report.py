@@ -23,7 +23,7 @@ from executor._cli._svg import STYLE as DAG_STYLE
 from executor._cli._svg import render_svg
 from executor._cli._timeline import Bar, status_class, summary_counts
 from executor._cli._timeline_svg import timeline_svg
-from executor._cli._values import shown_text
+from executor._shown import shown_text
 from executor._version import __version__
 from executor.state._diff import StateDiff
 from executor.state._model import ExecutionState, StateEvent

@@ -21,11 +21,11 @@ from executor._cli._report import GRAPH_KEY, TARGET_KEY, missing_target
 from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import AttemptLog, attempts_folder
-from executor._cli._values import json_text, shown_data
 from executor._codec import CodecError
 from executor._errors import FlowDefinitionError, Pause, StepFailed, UsageError
 from executor._flow import Flow
 from executor._results import FlowResult, RunStatus, StepStatus
+from executor._shown import json_text, shown_data
 from executor.state._model import StateMetadata
 from executor.state._sqlite import SQLiteStateBackend
 

@@ -10,8 +10,8 @@ from executor._cli._report import missing_target
 from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import attempts_folder
-from executor._cli._values import shown_text
 from executor._errors import UsageError
+from executor._shown import shown_text
 from executor.state._diff import diff_states
 from executor.state._model import StateStatus
 

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 from hypothesis import given, settings
 
-from executor._cli._values import json_text, shown_data
 from executor._codec import JSON_CODEC
+from executor._shown import json_text, shown_data
 from pytest_flowexec.strategies import codec_values, exact_copy
 
 from .conftest import flowexec, latest_id

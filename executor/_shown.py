@@ -1,10 +1,11 @@
-"""Values as the command line shows them: ordinary JSON, in their real order.
+"""Values as people read them: ordinary JSON, in their real order.
 
 Files keep values in the typed JSON encoding with sorted keys, so that equal values
 give equal text; a dict whose keys are not in sorted order is written there as
-``{"$ordered": {"keys": [...], "values": {...}}}``. People reading a terminal and
-programs reading ``--json`` want the dict itself: JSON object text keeps its order,
-so here every such wrapper becomes a plain object with the keys in the dict's order.
+``{"$ordered": {"keys": [...], "values": {...}}}``. People reading a terminal, a diff
+or a report, and programs reading ``flowexec --json``, want the dict itself: JSON
+object text keeps its order, so here every such wrapper becomes a plain object with
+the keys in the dict's order.
 Other types keep their typed form (``{"$tuple": [1, 2]}``, ``{"$date": "..."}``), so
 the shown data still decodes, with the codec, to the value exactly.
 """
@@ -35,9 +36,9 @@ def shown_text(value: Any) -> str:
     return json_text(data)
 
 
-def json_text(data: Any) -> str:
+def json_text(data: Any, *, indent: int | None = None) -> str:
     """JSON text of ``data`` with its keys in the order they have (never sorted)."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, indent=indent)
 
 
 def _unwrap(data: Any) -> Any:
