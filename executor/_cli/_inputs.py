@@ -54,7 +54,7 @@ def _finite(text: str, where: str) -> float:
     if math.isinf(value):
         raise UsageError(
             f"{where}: the number {text} is too large for a float (it would become "
-            f"infinity); give a smaller number, or quote it to pass a string (\"{text}\")"
+            f'infinity); give a smaller number, or quote it to pass a string ("{text}")'
         )
     return value
 
