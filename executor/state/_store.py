@@ -352,6 +352,15 @@ class StateStore:
                 state_id,
                 f"event {seq} ({address}) refers to artifact {digest}, which "
                 f"the artifact store does not have",
+                fix="Restore the artifact store this run was written with, or run the flow again",
+            ) from None
+        except OSError as error:  # a file artifact store: unreadable, a folder, ...
+            raise StateCorrupted(
+                self.location,
+                state_id,
+                f"artifact {digest}, the output of {address} (event {seq}), cannot be "
+                f"read ({error})",
+                fix="Make the artifact readable, or run the flow again",
             ) from None
         if hashlib.sha256(blob).hexdigest() != digest:
             raise ArtifactCorrupted(

@@ -295,3 +295,29 @@ def test_every_backend_loads_events_in_seq_order(store):
     for seq in (2, 0, 1):  # appended out of order, as two threads may do
         _append(store, state_id, seq)
     assert [e.seq for e in store.load(state_id).events] == [0, 1, 2]
+
+
+def test_an_unreadable_artifact_file_is_named(tmp_path):
+    root = tmp_path / "states"
+    store = FileSystemStateBackend(root)
+    state_id = store.create_state("report", {"n": 1}, StateMetadata(), None)
+    store.append_event(
+        state_id,
+        0,
+        "report/big",
+        digest=None,
+        status="completed",
+        output="x" * 100_000,  # past the threshold: kept as an artifact
+        attempts=1,
+        started_at=None,
+        ended_at=None,
+        error=None,
+    )
+    (artifact,) = [p for p in (root / "_artifacts").rglob("*") if p.is_file()]
+    artifact.unlink()
+    artifact.mkdir()  # a folder where the file was: reading it is an OSError
+    with pytest.raises(StateCorrupted, match=r"artifact \w+, the output of report/big \(event 0\)"):
+        store.load(state_id)
+    artifact.rmdir()
+    with pytest.raises(StateCorrupted, match="Restore the artifact store"):
+        store.load(state_id)
