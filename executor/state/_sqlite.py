@@ -193,9 +193,15 @@ class SQLiteStateBackend(StateStore):
         return number
 
     def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
-        with self._sql(state_id, f"the event of {address!r} was not stored") as connection:
+        # The checkpoint, once per step: a plain try rather than _sql, whose generator
+        # and outcome text would be made for every event.
+        try:
+            connection = self._connection()
             event_id = self._number(state_id, connection) << 32 | seq
             connection.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event_id, body))
+        except sqlite3.DatabaseError as error:
+            outcome = f"the event of {address!r} was not stored"
+            raise self._failure(error, state_id, outcome) from None
 
     def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
         with self._sql(state_id, f"its status was not set to {status!r}") as connection:
