@@ -129,8 +129,15 @@ class CompositeStep(Step[..., Any]):
         return f"<{type(self).__name__} {self.name!r}: {', '.join(p.name for p in self.parts)}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt from its state (a leaf Step is rebuilt from its function instead).
-        return (_rebuild_composite, (type(self), self.__dict__))
+        # Rebuilt from its state (a leaf Step is rebuilt from its function instead),
+        # minus its own bound method (rebuilt) and what caching derived and kept on
+        # it (a SHA-256 hasher cannot be pickled; the copy works its own out).
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in _REBUILT and not k.startswith("_flowexec")
+        }
+        return (_rebuild_composite, (type(self), state))
 
     @property
     def parts(self) -> tuple[Step[..., Any], ...]:
@@ -160,10 +167,14 @@ class CompositeStep(Step[..., Any]):
         return twin
 
 
+_REBUILT = frozenset({"fn", "__wrapped__"})
+"""A composite's attributes that are its own ``_standalone`` method."""
+
+
 def _rebuild_composite(kind: type[CompositeStep], state: dict[str, Any]) -> CompositeStep:
     twin = object.__new__(kind)
     twin.__dict__.update(state)
-    twin.fn = twin._standalone  # called directly, the copy runs itself
+    twin.fn = twin.__wrapped__ = twin._standalone  # called directly, the copy runs itself
     return twin
 
 

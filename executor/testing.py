@@ -254,7 +254,7 @@ def intercepting() -> Interceptor | None:
 
 
 def known_step_names() -> frozenset[str]:
-    """The names of every step that exists in this process now (for typo hints)."""
+    """The names of every step built in this process so far (for typo hints)."""
     from executor._step import known_step_names as names
 
     return names()
