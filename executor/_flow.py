@@ -31,6 +31,20 @@ if TYPE_CHECKING:
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32
 
+_cache_generation = 0
+"""Bumped by :func:`renew_default_caches`: a flow whose default cache belongs to an
+older generation starts a new, empty one on its next use."""
+_generation_lock = threading.Lock()
+
+
+def renew_default_caches() -> None:
+    """From now on, every flow's default cache starts empty (see
+    :func:`executor.testing.renew_default_caches`)."""
+    global _cache_generation
+    with _generation_lock:
+        _cache_generation += 1
+
+
 RUN_OPTIONS = frozenset(
     {
         "executor",
@@ -114,6 +128,7 @@ class Flow:
         self._inputs = MappingProxyType(dict(sorted(inputs.items())))
         self._plans: dict[frozenset[str] | None, Plan] = {}
         self._default_cache: MemoryCache | None = None
+        self._default_cache_generation = -1
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -132,12 +147,14 @@ class Flow:
     @property
     def default_cache(self) -> MemoryCache:
         """The cache used by this flow's cached steps when neither the step's policy,
-        the run nor the core names one: in memory, shared by runs of this flow object."""
+        the run nor the core names one: in memory, shared by runs of this flow object
+        (a test harness renews it for each test: :func:`executor.testing.renew_default_caches`)."""
         from executor.cache._memory import MemoryCache
 
         with self._lock:
-            if self._default_cache is None:
+            if self._default_cache is None or self._default_cache_generation != _cache_generation:
                 self._default_cache = MemoryCache()
+                self._default_cache_generation = _cache_generation
             return self._default_cache
 
     def as_step(

@@ -42,6 +42,7 @@ __all__ = [
     "known_step_names",
     "observe",
     "observers",
+    "renew_default_caches",
     "temporary_beside",
 ]
 
@@ -258,6 +259,21 @@ def known_step_names() -> frozenset[str]:
     from executor._step import known_step_names as names
 
     return names()
+
+
+def renew_default_caches() -> None:
+    """Give every flow in this process an empty default cache from now on.
+
+    A flow's :attr:`~executor.Flow.default_cache` lives as long as the flow object,
+    usually a module global: without this, a cached step that ran in one test is a
+    cache hit in the next, and what a test sees depends on which tests ran before it
+    in the same process. The pytest plugin calls this before each test. Caches a user
+    passes explicitly (``cache=``, ``CachePolicy(cache=...)``, ``ExecutorCore(cache=...)``)
+    are left alone: sharing those is the user's choice.
+    """
+    from executor._flow import renew_default_caches as renew
+
+    renew()
 
 
 _observers: tuple[object, ...] = ()

@@ -7,6 +7,7 @@ in ``config.stash``, and xdist workers hand their summary to the controller.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,18 @@ def recording_path(item: pytest.Item) -> Path:
     )
     chosen = item.config.hook.pytest_flowexec_recording_path(item=item, default=default)
     return Path(chosen) if chosen is not None else default
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Each test starts with empty default caches, before its fixtures run: a cached
+    # step that ran in an earlier test must not be a hit here (results would depend on
+    # test order and on how xdist splits the tests). No flow exists until the engine
+    # is imported, so a session that never imports it pays nothing.
+    if "executor._flow" in sys.modules:
+        from executor.testing import renew_default_caches
+
+        renew_default_caches()
 
 
 @pytest.hookimpl(wrapper=True)
