@@ -8,10 +8,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pluggy
+
+from pytest_flowexec._step_coverage import HOWS, how_it_ran
+
 if TYPE_CHECKING:
     from executor import Step, StepExecutor
 
 _UNSET: Any = object()
+_lifecycle = pluggy.HookimplMarker("flowexec")
+"""``executor.hookimpl`` without importing the engine (same project name)."""
 
 
 @dataclass
@@ -30,13 +36,15 @@ class FlowMock:
     (``"report/fetch"``, ``"report/each[2]"``); an address wins over a name.
 
     Every flow the test runs — on any executor, started anywhere — goes through it.
-    At the end of the test, a stub or spy that matched no step is an error: a typo
-    must not silently stub nothing.
+    At the end of the test, a stub or spy that names no address the test's runs
+    reached is an error: a typo must not silently stub nothing.
     """
 
     def __init__(self) -> None:
         self._rules: dict[str, _Rule] = {}
-        self._seen: set[str] = set()
+        self._reached: dict[str, tuple[str, list[str]]] = {}
+        """Every address the test's runs reached (leaf and composite): its step name
+        and how it got its outcomes, in the words of ``--flow-coverage``."""
         self._stubbed: set[str] = set()
         self._lock = threading.Lock()
         self._checked: set[str] = set()
@@ -71,9 +79,21 @@ class FlowMock:
         """Assert ``target`` was called (exactly ``times`` times, when given)."""
         count = len(self._rule(target).calls)
         if times is None and count == 0:
-            raise AssertionError(f"flow_mock: {target!r} was never called")
+            raise AssertionError(f"flow_mock: {target!r} was never called{self._how(target)}")
         if times is not None and count != times:
-            raise AssertionError(f"flow_mock: {target!r} was called {count} time(s), not {times}")
+            raise AssertionError(
+                f"flow_mock: {target!r} was called {count} time(s), not {times}{self._how(target)}"
+            )
+
+    def _how(self, target: str) -> str:
+        """What happened at the addresses ``target`` names (a cached step is not called)."""
+        with self._lock:
+            found = [
+                f"{address} ({', '.join(hows)})"
+                for address, (name, hows) in sorted(self._reached.items())
+                if target in (address, name)
+            ]
+        return f"; it ran as: {', '.join(found)}" if found else ""
 
     def _rule(self, target: str) -> _Rule:
         try:
@@ -85,8 +105,15 @@ class FlowMock:
             ) from None
 
     def unmatched(self) -> list[str]:
-        """Configured targets that matched no step (checked when the test ends)."""
-        return sorted(rule.target for rule in self._rules.values() if not rule.matched)
+        """Configured targets that name no address the test's runs reached (checked when
+        the test ends): a spy on a step that was only cached is not a typo."""
+        with self._lock:
+            names = {name for name, _ in self._reached.values()}
+            return sorted(
+                rule.target
+                for rule in self._rules.values()
+                if not (rule.matched or rule.target in self._reached or rule.target in names)
+            )
 
     def answered(self, address: str) -> bool:
         """Whether a stub (not a spy) answered a call at ``address`` (step coverage
@@ -94,10 +121,28 @@ class FlowMock:
         with self._lock:
             return address in self._stubbed
 
-    def seen(self) -> list[str]:
-        """Step names and addresses the test's runs went through."""
+    def reached(self) -> list[str]:
+        """Each address the test's runs reached, composites and cached map items
+        included, with how it got its outcome(s): ``report/fetch (live)``,
+        ``report/each[0] (live, cached)`` (live, replayed, cached, stubbed or never, as
+        ``--flow-coverage`` says), sorted by address."""
         with self._lock:
-            return sorted(self._seen)
+            return [
+                f"{address} ({', '.join(hows)})"
+                for address, (_, hows) in sorted(self._reached.items())
+            ]
+
+    def observer(self) -> object:
+        """The lifecycle plugin (``executor.testing.observe``) that tells this mock
+        how every address of the test's runs ended."""
+        return _Reach(self)
+
+    def _reach(self, address: str, name: str, how: str) -> None:
+        with self._lock:
+            _, hows = self._reached.setdefault(address, (name, []))
+            if how not in hows:
+                hows.append(how)
+                hows.sort(key=HOWS.index)
 
     def check_targets(self, known: frozenset[str], flow: str) -> None:
         """Before a run of ``flow`` starts: fail on a target naming no step that
@@ -128,8 +173,6 @@ class FlowMock:
     def observe(self, name: str, address: str, inputs: Mapping[str, Any]) -> None:
         """A step answered from a recording: a spy on it sees the call."""
         with self._lock:
-            self._seen.add(name)
-            self._seen.add(address)
             rule = self._rules.get(address) or self._rules.get(name)
             if rule is not None:
                 rule.matched = True
@@ -148,9 +191,6 @@ class FlowMock:
         base: StepExecutor,
     ) -> Any:
         with self._lock:
-            self._seen.add(step.name)
-            if address is not None:
-                self._seen.add(address)
             rule = (self._rules.get(address) if address is not None else None) or self._rules.get(
                 step.name
             )
@@ -163,6 +203,18 @@ class FlowMock:
         if rule.spy:
             return base(step, inputs, context)
         return _respond(rule, inputs, address or step.name)
+
+
+class _Reach:
+    """Tells a :class:`FlowMock` how each step of the test's runs ended."""
+
+    def __init__(self, mock: FlowMock) -> None:
+        self._mock = mock
+
+    @_lifecycle
+    def step_end(self, address: str, result: Any) -> None:
+        how = how_it_ran(address, result.status.value, self._mock)
+        self._mock._reach(address, result.name, how)
 
 
 def _respond(rule: _Rule, inputs: Mapping[str, Any], where: str) -> Any:

@@ -192,6 +192,10 @@ class TestRun:
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(intercept(self))
+            if self.mock is not None:
+                from executor.testing import observe
+
+                stack.enter_context(observe(self.mock.observer()))
             if self.action != "none":
                 import freezegun
 
@@ -218,7 +222,7 @@ class TestRun:
         self.count(stats)
         if self.mock is not None:
             for target in self.mock.unmatched():
-                problems.append(f"flow_mock: {target!r} matched no step ({self._what_ran()})")
+                problems.append(f"flow_mock: {target!r} matched no step; {self._what_ran()}")
         if self.action == "validate":
             for k, (_, _, tap) in enumerate(self.taps):
                 for mismatch in tap.mismatches:
@@ -238,15 +242,16 @@ class TestRun:
         return problems
 
     def _what_ran(self) -> str:
-        """The steps this test's runs went through, replayed ones included."""
+        """Every address this test's runs reached and how (live, replayed, cached,
+        stubbed, never: ``--flow-coverage``'s words)."""
         assert self.mock is not None
-        seen = self.mock.seen()
-        if seen:
-            return f"steps run in this test: {', '.join(seen)}"
+        reached = self.mock.reached()
+        if reached:
+            return f"addresses this test's runs reached: {', '.join(reached)}"
         if self.taps:
             flows = ", ".join(sorted({flow for flow, _, _ in self.taps}))
             return f"flows run in this test: {flows}, none of whose steps matched"
-        return "steps run in this test: none: no flow ran"
+        return "addresses this test's runs reached: none: no flow ran"
 
     def _write(self, stats: Stats) -> None:
         from executor.testing import encode_value

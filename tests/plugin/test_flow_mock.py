@@ -64,10 +64,70 @@ def test_an_unmatched_address_lists_what_ran(run, pytester):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*flow_mock: 'report/fecth' matched no step (steps run in this "
-            "test: fetch, parse, report/fetch, report/parse)*"
+            "*flow_mock: 'report/fecth' matched no step; addresses this test's runs "
+            "reached: report/fetch (live), report/parse (live)"
         ]
     )
+
+
+CACHED_MAP = """
+from executor import CachePolicy, Flow, map_over, step
+from executor.cache import MemoryCache
+
+@step(cache=CachePolicy())
+def shout(items: str) -> str:
+    return items.upper()
+
+loud = Flow("loud", [map_over(shout)])
+WARM = MemoryCache()
+loud.run(items=["w"], cache=WARM)  # before any test: WARM answers 'w' from now on
+"""
+
+
+def test_the_report_says_how_each_address_ran(run, pytester):
+    pytester.makepyfile(
+        loud_app=CACHED_MAP,
+        test_app="""
+        from loud_app import loud
+
+        def test_typo(flow_mock):
+            assert loud.run(items=["a", "b"])["shout"] == ["A", "B"]
+            flow_mock.stub("loud/shout[2]", return_value="stubbed")
+            assert loud.run(items=["a", "b", "c"])["shout"] == ["A", "B", "stubbed"]
+            flow_mock.spy("loud/shuot")
+    """,
+    )
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*flow_mock: 'loud/shuot' matched no step; addresses this test's runs reached: "
+            "loud/shout (live), loud/shout[[]0] (live, cached), loud/shout[[]1] (live, cached), "
+            "loud/shout[[]2] (stubbed)"
+        ]
+    )
+
+
+def test_a_spy_on_a_cached_step_is_no_typo_and_says_why_it_saw_nothing(run, pytester):
+    pytester.makepyfile(
+        loud_app=CACHED_MAP,
+        test_app="""
+        import pytest
+        from loud_app import WARM, loud
+
+        def test_cached_only(flow_mock):
+            flow_mock.spy("shout")
+            assert loud.run(items=["w"], cache=WARM)["shout"] == ["W"]
+            flow_mock.assert_called("shout", times=0)
+            with pytest.raises(AssertionError) as raised:
+                flow_mock.assert_called("shout", times=1)
+            assert str(raised.value) == (
+                "flow_mock: 'shout' was called 0 time(s), not 1; "
+                "it ran as: loud/shout (live), loud/shout[0] (cached)"
+            )
+    """,
+    )
+    run().assert_outcomes(passed=1)
 
 
 def test_stubs_cannot_cross_into_processes(run, pytester):
