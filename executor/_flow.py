@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,28 @@ _cache_generation = 0
 """Bumped by :func:`renew_default_caches`: a flow whose default cache belongs to an
 older generation starts a new, empty one on its next use."""
 _generation_lock = threading.Lock()
+
+
+_ALIVE_FLOWS: weakref.WeakSet[Flow] = weakref.WeakSet()
+"""Every flow built in this process and still referenced (for :func:`known_addresses`)."""
+
+
+def known_addresses() -> frozenset[str]:
+    """The addresses of the steps of every flow alive in this process now, with the
+    arms of their ``when`` steps (``f/step``, ``f/check/then``); map items, loop
+    iterations and the steps of sub-flows are not listed."""
+    from executor._composites import WhenStep
+
+    found = set()
+    for flow in list(_ALIVE_FLOWS):
+        for s in flow.steps:
+            address = f"{flow.name}/{s.name}"
+            found.add(address)
+            if isinstance(s, WhenStep):
+                found.add(f"{address}/then")
+                if s.otherwise is not None:
+                    found.add(f"{address}/otherwise")
+    return frozenset(found)
 
 
 def renew_default_caches() -> None:
@@ -130,6 +153,7 @@ class Flow:
         self._default_cache: MemoryCache | None = None
         self._default_cache_generation = -1
         self._lock = threading.Lock()
+        _ALIVE_FLOWS.add(self)
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r}: {', '.join(s.name for s in self._steps)}>"

@@ -170,13 +170,23 @@ class Step(Generic[P, R]):
 
 
 _ALIVE: weakref.WeakSet[Step[..., Any]] = weakref.WeakSet()
-"""Every step built in this process and still referenced: test harnesses check a
-stubbed name against these before a run starts (a typo is reported first)."""
+"""Every step built in this process and still referenced (except the parts a
+composite names itself, see :func:`unlisted`): test harnesses check a stubbed name
+against these before a run starts (a typo is reported first)."""
 
 
 def known_step_names() -> frozenset[str]:
-    """The names of the steps that exist in this process now."""
-    return frozenset(s.name for s in list(_ALIVE))
+    """The names a stub can answer: those of the leaf steps that exist in this process
+    now (composite steps are never called through the step executor)."""
+    return frozenset(s.name for s in list(_ALIVE) if not s.is_composite)
+
+
+def unlisted(step: Step[..., Any]) -> Step[..., Any]:
+    """``step``, left out of :func:`known_step_names`: a part whose name the engine
+    made up (a ``when`` predicate, which is never called as a step; a lambda arm named
+    after its label), so that a stub naming it is reported, not accepted in silence."""
+    _ALIVE.discard(step)
+    return step
 
 
 def _module_attribute(module: str | None, qualname: str) -> object:

@@ -39,6 +39,7 @@ __all__ = [
     "encode_value",
     "intercept",
     "intercepting",
+    "known_addresses",
     "known_step_names",
     "observe",
     "observers",
@@ -255,10 +256,21 @@ def intercepting() -> Interceptor | None:
 
 
 def known_step_names() -> frozenset[str]:
-    """The names of every step that exists in this process now (for typo hints)."""
+    """The names a stub can answer: those of every leaf step that exists in this
+    process now (for typo hints). Composite steps, a ``when``'s predicate and the
+    lambda arms it names ``then``/``otherwise`` are not among them: address those."""
     from executor._step import known_step_names as names
 
     return names()
+
+
+def known_addresses() -> frozenset[str]:
+    """The addresses of the steps of every flow alive in this process now, with their
+    ``when`` arms (``report/fetch``, ``orders/check/then``), for "did you mean" hints.
+    Map items, loop iterations and the steps of sub-flows are not listed."""
+    from executor._flow import known_addresses as addresses
+
+    return addresses()
 
 
 def renew_default_caches() -> None:

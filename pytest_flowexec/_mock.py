@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 _UNSET: Any = object()
 _lifecycle = pluggy.HookimplMarker("flowexec")
+_WHEN_LABELS = ("then", "otherwise")
+"""How addresses name a ``when``'s arms (``f/check/then``); not step names."""
 """``executor.hookimpl`` without importing the engine (same project name)."""
 
 
@@ -45,6 +47,8 @@ class FlowMock:
         self._reached: dict[str, tuple[str, list[str]]] = {}
         """Every address the test's runs reached (leaf and composite): its step name
         and how it got its outcomes, in the words of ``--flow-coverage``."""
+        self._composite: set[str] = set()
+        """Reached addresses of composite steps: no stub answers them."""
         self._stubbed: set[str] = set()
         self._lock = threading.Lock()
         self._checked: set[str] = set()
@@ -108,12 +112,18 @@ class FlowMock:
         """Configured targets that name no address the test's runs reached (checked when
         the test ends): a spy on a step that was only cached is not a typo."""
         with self._lock:
-            names = {name for name, _ in self._reached.values()}
+            leaves = {a: name for a, (name, _) in self._reached.items() if a not in self._composite}
+            names = set(leaves.values())
             return sorted(
                 rule.target
                 for rule in self._rules.values()
-                if not (rule.matched or rule.target in self._reached or rule.target in names)
+                if not (rule.matched or rule.target in leaves or rule.target in names)
             )
+
+    def composite(self, target: str) -> bool:
+        """Whether ``target`` is the address of a composite step the test reached."""
+        with self._lock:
+            return target in self._composite
 
     def answered(self, address: str) -> bool:
         """Whether a stub (not a spy) answered a call at ``address`` (step coverage
@@ -137,6 +147,10 @@ class FlowMock:
         how every address of the test's runs ended."""
         return _Reach(self)
 
+    def _started_composite(self, address: str) -> None:
+        with self._lock:
+            self._composite.add(address)
+
     def _reach(self, address: str, name: str, how: str) -> None:
         with self._lock:
             _, hows = self._reached.setdefault(address, (name, []))
@@ -144,22 +158,35 @@ class FlowMock:
                 hows.append(how)
                 hows.sort(key=HOWS.index)
 
-    def check_targets(self, known: frozenset[str], flow: str) -> None:
-        """Before a run of ``flow`` starts: fail on a target naming no step that
-        exists (a typo), with the nearest names, before any real step runs."""
+    def unchecked(self) -> bool:
+        """Whether some target has not been through :meth:`check_targets` yet."""
+        return not self._checked.issuperset(self._rules)
+
+    def check_targets(self, known: frozenset[str], addresses: frozenset[str], flow: str) -> None:
+        """Before a run of ``flow`` starts: fail on a target naming no step a stub can
+        answer (a typo, a composite step, a label the engine gave a ``when``'s parts),
+        with the nearest names and addresses, before any real step runs.
+
+        Args:
+            known: the names of the leaf steps that exist (``known_step_names``).
+            addresses: the addresses of the flows that exist (``known_addresses``).
+            flow: the flow about to run.
+        """
         for target in sorted(set(self._rules) - self._checked):
             self._checked.add(target)
             if "/" in target:  # an address (labels are not all step names): checked at the end
                 continue
             if target in known:
                 continue
-            near = difflib.get_close_matches(target, sorted(known), n=3, cutoff=0.6)
+            labelled = sorted(a for a in addresses if a.rpartition("/")[2] == target)
+            near = _nearest(target, labelled, known, addresses, flow)
             hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
-            example = f"{flow}/{near[0] if near else 'step'}"
+            first = near[0] if near else "step"
+            example = first if "/" in first else f"{flow}/{first}"
             raise AssertionError(
-                f"flow_mock: {target!r} names no step that exists ({hint}reported before "
-                f"flow {flow!r} ran any step; stub or spy a step name or a full address "
-                f"such as {example!r})"
+                f"flow_mock: {target!r} names {_what_it_names(target, labelled)}({hint}reported "
+                f"before flow {flow!r} ran any step; stub or spy a step name or a full "
+                f"address such as {example!r})"
             )
 
     # -- in the engine ----------------------------------------------------------------
@@ -205,11 +232,44 @@ class FlowMock:
         return _respond(rule, inputs, address or step.name)
 
 
+def _what_it_names(target: str, labelled: list[str]) -> str:
+    """Why ``target``, no leaf step's name, is no name to stub (the message's subject)."""
+    if target in _WHEN_LABELS:
+        return f"no step: {target!r} is how addresses name a when arm, not a step name "
+    if target == "predicate":
+        return "no step: a when predicate is not a step (it picks the arm), so no stub answers it "
+    if labelled:
+        return f"a composite step: a stub answers the steps inside it, not {target!r} itself "
+    return "no step that exists "
+
+
+def _nearest(
+    target: str, labelled: list[str], known: frozenset[str], addresses: frozenset[str], flow: str
+) -> list[str]:
+    """What ``target`` probably meant: the addresses it labels, the steps inside the
+    composite it names, a ``when``'s arms for its predicate, or close step names."""
+    if target in _WHEN_LABELS:
+        return labelled[:3]
+    arms = ("/then", "/otherwise")
+    if target == "predicate":
+        mine = sorted(a for a in addresses if a.startswith(f"{flow}/") and a.endswith(arms))
+        return (mine or sorted(a for a in addresses if a.endswith(arms)))[:3]
+    if labelled:  # a composite step: what can be stubbed inside it
+        inside = sorted(a for a in addresses if any(a.startswith(f"{c}/") for c in labelled))
+        return inside[:3]
+    return difflib.get_close_matches(target, sorted(known), n=3, cutoff=0.6)
+
+
 class _Reach:
     """Tells a :class:`FlowMock` how each step of the test's runs ended."""
 
     def __init__(self, mock: FlowMock) -> None:
         self._mock = mock
+
+    @_lifecycle
+    def step_start(self, address: str, step: Any, inputs: Any) -> None:
+        if step.is_composite:
+            self._mock._started_composite(address)
 
     @_lifecycle
     def step_end(self, address: str, result: Any) -> None:

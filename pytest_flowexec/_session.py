@@ -97,10 +97,10 @@ class TestRun:
         return self.mock.wrap(step_executor) if self.mock is not None else step_executor
 
     def tap_run(self, flow: str, inputs: Mapping[str, Any]) -> RunTap | None:
-        from executor.testing import RunTap, encode_value, known_step_names
+        from executor.testing import RunTap, encode_value, known_addresses, known_step_names
 
-        if self.mock is not None:
-            self.mock.check_targets(known_step_names(), flow)  # a typo, before any step
+        if self.mock is not None and self.mock.unchecked():  # a typo, before any step
+            self.mock.check_targets(known_step_names(), known_addresses(), flow)
         if self.action == "none":
             return None
         k = len(self.taps)
@@ -222,7 +222,12 @@ class TestRun:
         self.count(stats)
         if self.mock is not None:
             for target in self.mock.unmatched():
-                problems.append(f"flow_mock: {target!r} matched no step; {self._what_ran()}")
+                why = (
+                    ": it is a composite step, and a stub answers the steps inside it"
+                    if self.mock.composite(target)
+                    else ""
+                )
+                problems.append(f"flow_mock: {target!r} matched no step{why}; {self._what_ran()}")
         if self.action == "validate":
             for k, (_, _, tap) in enumerate(self.taps):
                 for mismatch in tap.mismatches:

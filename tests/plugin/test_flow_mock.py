@@ -145,3 +145,64 @@ def test_stubs_cannot_cross_into_processes(run, pytester):
     """
     )
     run().assert_outcomes(passed=1)
+
+
+GATED = """
+from executor import Flow, step, when
+
+@step
+def total(x: int) -> int:
+    with open("calls.log", "a") as log:
+        log.write("total\\n")
+    return x * 2
+
+gate = Flow("gate", [total, when(lambda total: total > 3, lambda total: "big",
+                                 lambda total: "small", name="check")])
+"""
+
+
+def test_names_a_when_gave_its_parts_are_refused_with_the_addresses(run, pytester):
+    pytester.makepyfile(
+        gate_app=GATED,
+        test_app="""
+        from gate_app import gate
+
+        def test_then(flow_mock):
+            flow_mock.stub("then", return_value="stubbed")
+            gate.run(x=5)
+
+        def test_predicate(flow_mock):
+            flow_mock.stub("predicate", return_value=False)
+            gate.run(x=5)
+
+        def test_the_when_itself(flow_mock):
+            flow_mock.spy("check")
+            gate.run(x=5)
+
+        def test_its_address(flow_mock):
+            flow_mock.stub("gate/check", return_value="stubbed")
+            gate.run(x=5)
+
+        def test_the_arm_by_address_works(flow_mock):
+            flow_mock.stub("gate/check/then", return_value="stubbed")
+            assert gate.run(x=5)["check"] == "stubbed"
+    """,
+    )
+    result = run()
+    result.assert_outcomes(passed=1, failed=4)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*flow_mock: 'then' names no step: 'then' is how addresses name a when arm, not "
+            "a step name (did you mean 'gate/check/then'? reported before flow 'gate' ran any "
+            "step*",
+            "*flow_mock: 'predicate' names no step: a when predicate is not a step (it picks "
+            "the arm), so no stub answers it (did you mean 'gate/check/otherwise' or "
+            "'gate/check/then'? reported before*",
+            "*flow_mock: 'check' names a composite step: a stub answers the steps inside it, "
+            "not 'check' itself (did you mean 'gate/check/otherwise' or 'gate/check/then'?*",
+            "*flow_mock: 'gate/check' matched no step: it is a composite step, and a stub "
+            "answers the steps inside it; addresses this test's runs reached: gate/check (live),"
+            " gate/check/then (live), gate/total (live)*",
+        ]
+    )
+    assert calls(pytester).count("total") == 2  # the early refusals ran no step
