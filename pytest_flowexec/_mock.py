@@ -311,7 +311,35 @@ class _MockStepExecutor:
         return self._mock.answer(step, inputs, context, current_address(), self._base)
 
     def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        raise TypeError(
-            "flow_mock stubs live in the test process and cannot be sent to a worker "
-            "process; run this flow with executor='threaded' (or 'sequential') in the test"
+        # Sent to a worker process (executor="parallel", a process pool): a stub's
+        # answers and a spy's calls live in this process, so what travels is the real
+        # step executor and the targets, to name the stub that cannot answer there.
+        rules = [(rule.target, rule.spy) for rule in self._mock._rules.values()]
+        return (_InWorker, (self._base, tuple(rules)))
+
+
+class _InWorker:
+    """``flow_mock`` in a worker process: unstubbed steps run for real; a stubbed or
+    spied one fails, naming its address, its stub and the fix."""
+
+    def __init__(self, base: StepExecutor, rules: tuple[tuple[str, bool], ...]) -> None:
+        self._base = base
+        self._rules = dict(rules)
+
+    def __call__(self, step: Step[..., Any], inputs: Mapping[str, Any], context: Any) -> Any:
+        from executor.testing import current_address
+
+        address = current_address() or step.name
+        target = address if address in self._rules else step.name
+        if target not in self._rules:
+            return self._base(step, inputs, context)
+        if self._rules[target]:
+            what, why = f"spied on (flow_mock.spy({target!r}))", "a spy records calls"
+        else:
+            what, why = f"stubbed (flow_mock.stub({target!r}))", "a stub answers"
+        raise AssertionError(
+            f"flow_mock: step {address!r} is {what} but runs in a worker process of a "
+            f"process executor (executor='parallel', or a process pool), and {why} only in "
+            f"the test process; run this flow with executor='threaded' (or 'sequential') "
+            f"in the test"
         )

@@ -139,12 +139,34 @@ def test_stubs_cannot_cross_into_processes(run, pytester):
 
         def test_processes(flow_mock):
             flow_mock.stub("parse", return_value=0)
-            with pytest.raises(StepFailed, match="flow_mock stubs live in the test process"):
+            with pytest.raises(StepFailed) as failed:
                 app.report.run(url="u", executor="parallel")
+            assert str(failed.value) == (
+                "step 'report/parse' failed: AssertionError: flow_mock: step 'report/parse' "
+                "is stubbed (flow_mock.stub('parse')) but runs in a worker process of a "
+                "process executor (executor='parallel', or a process pool), and a stub "
+                "answers only in the test process; run this flow with executor='threaded' "
+                "(or 'sequential') in the test"
+            )
             assert app.report.run(url="u", executor="threaded")["parse"] == 0
+
+        def test_a_spy_by_address(flow_mock):
+            flow_mock.spy("report/fetch")
+            with pytest.raises(StepFailed, match=(
+                r"step 'report/fetch' is spied on [(]flow_mock.spy[(]'report/fetch'[)][)] but "
+                r"runs in a worker process.*a spy records calls only in the test process"
+            )):
+                app.report.run(url="u", executor="parallel")
+            app.report.run(url="u")
+
+        def test_steps_nobody_stubs_still_run_in_processes(flow_mock):
+            flow_mock.stub("shout", return_value="stubbed")
+            assert app.report.run(url="u", executor="parallel")["parse"] >= 0
+            assert app.many.run(items=["a"], executor="threaded")["shout"] == ["stubbed"]
     """
     )
-    run().assert_outcomes(passed=1)
+    run().assert_outcomes(passed=3)
+    assert calls(pytester) == ["u"] * 4  # the spied fetch in a worker never ran
 
 
 GATED = """
