@@ -102,6 +102,26 @@ class Step(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
 
+    # pytest stores marks on the object it decorates, as ``obj.pytestmark``. Given
+    # one lone callable argument, ``@pytest.mark.NAME(step)`` takes the step for the
+    # object to mark: the marker gets no steps and the test function is replaced by
+    # ``step(test)``, which crashes in the step's own code or, worse, passes. A step
+    # is never a test, so storing a mark on one is always that mistake: say so.
+    @property
+    def pytestmark(self) -> list[Any]:
+        """Always absent: a step carries no pytest marks (see the setter)."""
+        raise AttributeError("pytestmark")
+
+    @pytestmark.setter
+    def pytestmark(self, marks: list[Any]) -> None:
+        name = getattr(marks[-1], "name", "NAME") if marks else "NAME"
+        raise FlowDefinitionError(
+            f"@pytest.mark.{name}({self.name}) gives the marker a lone step, and pytest "
+            f"takes a lone callable argument for the object to decorate: the marker would "
+            f"get no steps and the test would be replaced by a call of step {self.name!r}; "
+            f"pass the step in a list: @pytest.mark.{name}([{self.name}])"
+        )
+
     def program(
         self, inputs: dict[str, Any], context: Any, address: str, order: tuple[int, ...]
     ) -> Generator[Any, Any, Any]:
