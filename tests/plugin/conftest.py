@@ -34,7 +34,14 @@ def run(request, pytester):
 
     def go(*args):
         if extra:
-            return pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", *args)
+            # hypothesis' own pytest plugin imports all of hypothesis at the end of
+            # every process of a session (controller and each xdist worker): 0.3 s
+            # each on a quiet machine, several seconds on a loaded CI box, times 60
+            # xdist sessions. These test projects use no hypothesis, so it is left out;
+            # the determinism marker's sessions, which do, keep it.
+            return pytester.runpytest_subprocess(
+                *extra, "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args
+            )
         return pytester.runpytest("-p", "no:cacheprovider", *args)
 
     go.xdist = bool(extra)
