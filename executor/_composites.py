@@ -91,14 +91,14 @@ def _target(
     own = getattr(obj, "__name__", "")
     if own.isidentifier():
         return Step(obj, name=own)
-    made = Step(obj, name=name)
-    return made if listed else unlisted(made)
+    return Step(obj, name=name) if listed else unlisted(obj, name)
 
 
 class CompositeStep(Step[..., Any]):
     """A step made of other steps. Subclasses give ``program``, ``parts`` and ``kind``."""
 
     is_composite = True
+    _listed = False  # never called through the step executor: no name to stub
     kind = "composite"
 
     def __init__(
@@ -135,8 +135,15 @@ class CompositeStep(Step[..., Any]):
         return f"<{type(self).__name__} {self.name!r}: {', '.join(p.name for p in self.parts)}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt from its state (a leaf Step is rebuilt from its function instead).
-        return (_rebuild_composite, (type(self), self.__dict__))
+        # Rebuilt from its state (a leaf Step is rebuilt from its function instead),
+        # minus its own bound method (rebuilt) and what caching derived and kept on
+        # it (a SHA-256 hasher cannot be pickled; the copy works its own out).
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in _REBUILT and not k.startswith("_flowexec")
+        }
+        return (_rebuild_composite, (type(self), state))
 
     @property
     def parts(self) -> tuple[Step[..., Any], ...]:
@@ -166,10 +173,14 @@ class CompositeStep(Step[..., Any]):
         return twin
 
 
+_REBUILT = frozenset({"fn", "__wrapped__"})
+"""A composite's attributes that are its own ``_standalone`` method."""
+
+
 def _rebuild_composite(kind: type[CompositeStep], state: dict[str, Any]) -> CompositeStep:
     twin = object.__new__(kind)
     twin.__dict__.update(state)
-    twin.fn = twin._standalone  # called directly, the copy runs itself
+    twin.fn = twin.__wrapped__ = twin._standalone  # called directly, the copy runs itself
     return twin
 
 
@@ -402,9 +413,7 @@ class WhenStep(CompositeStep):
         # The predicate is never called as a step (its value picks the arm): a name
         # the engine gives it is no name to stub.
         self.predicate = (
-            predicate
-            if isinstance(predicate, Step)
-            else unlisted(Step(predicate, name="predicate"))
+            predicate if isinstance(predicate, Step) else unlisted(predicate, "predicate")
         )
         if self.predicate.is_async:
             raise FlowDefinitionError(f"when step {name!r}: the predicate must be a sync function")

@@ -135,11 +135,12 @@ class Flow:
         inputs: dict[str, bool] = {}
         for s in declared:
             edges = []
-            for p in s.params:
-                if p.name in by_name:
-                    edges.append(p.name)
-                elif p.name != CONTEXT_PARAM:
-                    inputs[p.name] = inputs.get(p.name, False) or not p.has_default
+            names, optional = s._wiring  # no StepParam objects needed to wire a flow
+            for param, has_default in zip(names, optional, strict=True):
+                if param in by_name:
+                    edges.append(param)
+                elif param != CONTEXT_PARAM:
+                    inputs[param] = inputs.get(param, False) or not has_default
             upstream[s.name] = tuple(dict.fromkeys(edges)) if len(edges) > 1 else tuple(edges)
         try:
             order = stable_topological_order(list(by_name), upstream)

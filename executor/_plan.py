@@ -174,15 +174,16 @@ def build_plan(flow_name: str, steps: Iterable[Step[..., Any]]) -> Plan:
         upstream: list[tuple[str, int]] = []
         inputs: list[str] = []
         wants_context = False
-        for param in current.params:
-            if param.name == CONTEXT_PARAM:
+        names, optional = current._wiring
+        for param, has_default in zip(names, optional, strict=True):
+            if param == CONTEXT_PARAM:
                 wants_context = True
-            elif param.name in index:
-                upstream.append((param.name, index[param.name]))
+            elif param in index:
+                upstream.append((param, index[param]))
             else:
-                inputs.append(param.name)
-                if not param.has_default:
-                    required.add(param.name)
+                inputs.append(param)
+                if not has_default:
+                    required.add(param)
         for parent in {source for _, source in upstream}:
             dependents[parent].append(i)
             waits[i] += 1
@@ -231,13 +232,14 @@ def independent_plan(
         if found is None:
             inputs = []
             wants_context = False
-            for param in target.params:
-                if param.name == CONTEXT_PARAM:
+            names, optional = target._wiring
+            for param, has_default in zip(names, optional, strict=True):
+                if param == CONTEXT_PARAM:
                     wants_context = True
-                elif param.name not in fixed:
-                    inputs.append(param.name)
-                    if not param.has_default:
-                        required.add(param.name)
+                elif param not in fixed:
+                    inputs.append(param)
+                    if not has_default:
+                        required.add(param)
             direct = not (target.is_async or target.is_composite or target.timeout is not None)
             found = wiring[shape] = (tuple(inputs), wants_context, direct)
         nodes.append(

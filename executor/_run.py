@@ -207,7 +207,10 @@ class RunState:
         now = Clock.perf_counter()
         cache = self.runtime.cache
         try:
-            key, found = cache.fetch(node, inputs, self.context_of(index), address)
+            policy = node.step.cache  # the context is keyed only when the policy says so
+            wanted = policy is not None and policy.include_context
+            context = self.context_of(index) if wanted else None
+            key, found = cache.fetch(node, inputs, context, address)
         except Exception as error:
             self.finish(node, None, error, 0, now, now)
             return Resolved.FAILED

@@ -17,6 +17,8 @@ from executor.cache._keys import call_key
 
 logger = logging.getLogger("executor.cache")
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 MISS = object()
 """Returned by :meth:`RunCache.lookup` when there is no usable entry."""
 
@@ -46,20 +48,30 @@ class RunCache:
         policy = node.step.cache
         assert policy is not None
         key = call_key(node.step, inputs, context, address=address)
-        backend = policy.cache if policy.cache is not None else self.backend
+        backend = policy.cache
+        if backend is None:  # (an empty backend is falsy: compare with None)
+            backend = self._backend if self._backend is not None else self.backend
         stored = backend.get(key)
         if stored is None:
             return key, MISS
         try:
-            return key, policy.value_codec.decode(stored[0], address)
-        except (CodecError, TypeError, IndexError, KeyError) as error:
+            if type(stored) is not list or len(stored) != 1:
+                # What store() puts is always [data]: anything else was not written by it.
+                raise TypeError(f"not a cached value: {stored!r:.80}")
+            value = stored[0]
+            if type(value) in _JSON_SCALARS:  # as both codecs decode a scalar: itself
+                return key, value
+            return key, policy.value_codec.decode(value, address)
+        except (CodecError, TypeError) as error:
             # Written before the code changed (an Enum member renamed, a dataclass field
-            # removed): a miss, so the step runs again and its output replaces the entry.
+            # removed), or damaged: a miss, so the step runs again and its output
+            # replaces the entry.
             logger.warning(
-                "step %r: cache entry %s cannot be read (%s); the step runs again and "
-                "overwrites it",
+                "step %r: cache entry %s in %s cannot be read (%s); the step runs again "
+                "and overwrites it",
                 address,
                 key,
+                _where(backend),
                 error,
             )
             return key, MISS
@@ -72,3 +84,9 @@ class RunCache:
         backend = policy.cache if policy.cache is not None else self.backend
         # Wrapped in a list: a cached None must not read back as "absent".
         backend.put(key, [data], policy.ttl)
+
+
+def _where(backend: CacheBackend) -> str:
+    """The backend as a warning names it: its file when it has one."""
+    path = getattr(backend, "path", None)
+    return f"cache file {str(path)!r}" if path is not None else repr(backend)

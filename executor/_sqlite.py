@@ -25,7 +25,8 @@ class Connections:
         meta_table: a table ``(name TEXT PRIMARY KEY, value TEXT)`` in ``schema``
             that holds the file's format under ``'format'``.
         file_format: the format this code reads and writes.
-        fail: makes the error for an unusable file from a description of the problem.
+        fail: makes the error for an unusable file from a description of the problem
+            and the sqlite3 error behind it (None for a foreign format).
         timeout: seconds to wait for another process's write lock.
     """
 
@@ -36,7 +37,7 @@ class Connections:
         schema: str,
         meta_table: str,
         file_format: str,
-        fail: Callable[[str], Exception],
+        fail: Callable[[str, sqlite3.Error | None], Exception],
         timeout: float,
     ) -> None:
         self.path = path
@@ -60,6 +61,9 @@ class Connections:
             connection = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.DatabaseError as error:
+            raise self._fail(f"cannot be opened ({error})", error) from None
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(self._schema)
@@ -71,10 +75,11 @@ class Connections:
                 f"SELECT value FROM {self._meta} WHERE name = 'format'"
             ).fetchone()
         except sqlite3.DatabaseError as error:
-            raise self._fail(f"cannot be opened ({error})") from error
+            connection.close()
+            raise self._fail(f"cannot be opened ({error})", error) from None
         if found != self._format:
             connection.close()
-            raise self._fail(f"has format {found!r}, this flowexec reads {self._format!r}")
+            raise self._fail(f"has format {found!r}, this flowexec reads {self._format!r}", None)
         self._local.connection = connection
         with self._lock:
             self._all.append(connection)
@@ -87,3 +92,57 @@ class Connections:
         for connection in connections:
             connection.close()
         self._local = threading.local()
+
+
+# Errors that say nothing about the file's contents: what to do about each. Any other
+# DatabaseError (SQLITE_CORRUPT, SQLITE_NOTADB, a table missing) means the file is
+# damaged or not one of ours.
+_NOT_DAMAGE = (
+    (
+        "SQLITE_BUSY",
+        "database is locked",
+        "another process held its write lock longer "
+        "than the timeout; pass a longer timeout=, or stop the other process",
+    ),
+    (
+        "SQLITE_LOCKED",
+        "database table is locked",
+        "another connection holds a lock on it; close it and try again",
+    ),
+    (
+        "SQLITE_READONLY",
+        "readonly database",
+        "flowexec cannot write to it; make the file and its folder writable",
+    ),
+    ("SQLITE_FULL", "database or disk is full", "free some disk space and try again"),
+    ("SQLITE_IOERR", "disk I/O error", "the disk or file system failed; check them and try again"),
+    (
+        "SQLITE_CANTOPEN",
+        "unable to open database file",
+        "check that the file and its folder exist and are readable and writable",
+    ),
+    (
+        "SQLITE_PERM",
+        "access permission denied",
+        "make the file and its folder readable and writable",
+    ),
+)
+
+
+def transient_fix(error: sqlite3.Error) -> str | None:
+    """What to do about an error that does not mean the file is damaged (a lock held
+    too long, a read-only file, a full disk); ``None`` when it means the file is
+    damaged, not a database, or not one of ours."""
+    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
+    text = str(error)
+    for code, message, fix in _NOT_DAMAGE:
+        if name == code or name.startswith(code + "_") or (not name and message in text):
+            return fix
+    return None
+
+
+DAMAGED_FIX = (
+    "Move the file aside (or restore it from a backup) and run again, which starts a "
+    "new file; `sqlite3 FILE .recover` may rescue what it holds"
+)
+"""What to do about a damaged SQLite file (``FILE`` stands for its path)."""

@@ -7,7 +7,7 @@ import importlib
 import inspect
 import keyword
 import math
-import weakref
+import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import FunctionType
@@ -32,6 +32,54 @@ class StepParam:
     """Whether the function gives it a default (then the flow input is optional)."""
 
 
+Wiring = tuple[tuple[str, ...], tuple[bool, ...]]
+"""A step's parameter names and, for each, whether it has a default."""
+
+
+class _Wiring:
+    """``Step._wiring``: the parameter names and default flags a flow wires by,
+    worked out on first use and then kept on the step (an instance attribute, which
+    shadows this descriptor). A plain function's come from its code object in two
+    shared-or-sliced tuples, so defining a step reads nothing and building a flow
+    allocates no per-parameter objects; a step given its ``params`` derives them."""
+
+    @overload
+    def __get__(self, step: None, owner: type[Any]) -> _Wiring: ...
+
+    @overload
+    def __get__(self, step: Step[..., Any], owner: type[Any]) -> Wiring: ...
+
+    def __get__(self, step: Step[..., Any] | None, owner: type[Any]) -> _Wiring | Wiring:
+        if step is None:
+            return self
+        # Only a plain function's step gets here: a step built with its params (or
+        # from inspect.signature) had its wiring set with them.
+        wiring = _plain_wiring(cast(FunctionType, step.fn))
+        # Two threads may both work it out: they write equal tuples.
+        step._wiring = wiring
+        return wiring
+
+
+class _Params:
+    """``Step.params`` for a plain function: built from ``_wiring`` on first read and
+    then kept on the step (an instance attribute, which shadows this descriptor)."""
+
+    @overload
+    def __get__(self, step: None, owner: type[Any]) -> _Params: ...
+
+    @overload
+    def __get__(self, step: Step[..., Any], owner: type[Any]) -> tuple[StepParam, ...]: ...
+
+    def __get__(
+        self, step: Step[..., Any] | None, owner: type[Any]
+    ) -> _Params | tuple[StepParam, ...]:
+        if step is None:
+            return self
+        names, optional = step._wiring
+        params = step.params = tuple(map(StepParam, names, optional))
+        return params
+
+
 class Step(Generic[P, R]):
     """A function together with the policies flowexec applies when calling it.
 
@@ -42,16 +90,26 @@ class Step(Generic[P, R]):
     """
 
     fn: Callable[P, R]
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[P, R]
     name: str
     retry: Retry
     timeout: float | None
-    version: str | None
-    critical: bool
+    version: str | None = None
+    """The step's identity for caching (a class default: most steps have none)."""
+    critical: bool = False
+    """Whether the step runs in flow order, never overlapping other critical steps."""
     cache: CachePolicy | None
-    params: tuple[StepParam, ...]
+    params: _Params = _Params()
+    """The function's parameters, in order (a plain function's are read on first use)."""
+    _wiring: _Wiring = _Wiring()
     is_async: bool
     is_composite: bool = False
     """Composite steps (parallel, map_over, ...) run nested plans instead of a call."""
+    _listed: bool = True
+    """Whether :func:`known_step_names` lists the name: not for a composite (never
+    called through the step executor) nor a part the engine named (:func:`unlisted`)."""
 
     def __init__(
         self,
@@ -65,39 +123,34 @@ class Step(Generic[P, R]):
         cache: CachePolicy | None = None,
         params: tuple[StepParam, ...] | None = None,
     ) -> None:
-        if not callable(fn):
-            raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
-        # A plain function with nothing in its __dict__ (the usual case) has no
-        # __wrapped__, __signature__ or coroutine mark for inspect to follow: its
-        # parameters come straight from its code object, and update_wrapper's work
-        # is five assignments (together a third of the general path's cost).
         plain = type(fn) is FunctionType and not fn.__dict__
+        if not plain and not callable(fn):
+            raise FlowDefinitionError(f"@step needs a function, got {fn!r}")
+        if name is None:
+            name = fn.__name__ if plain else _function_name(fn)
+        if type(name) is not str or not name.isidentifier() or name in _RESERVED_NAMES:
+            name = _check_name(name)  # raises, explaining
         if plain:
-            self.__module__ = fn.__module__
-            self.__name__ = fn.__name__
-            self.__qualname__ = fn.__qualname__
-            self.__doc__ = fn.__doc__
-            self.__annotations__ = fn.__annotations__
-            self.__wrapped__ = fn
+            _adopt_function(self, cast(FunctionType, fn), name)
+            if params is not None:
+                self.params = params
+                self._wiring = _wiring_of(params)
         else:
             functools.update_wrapper(self, fn)
-        self.fn = fn
-        self.name = _check_name(name if name is not None else _function_name(fn))
-        self.retry = _as_retry(self.name, retry)
-        self.timeout = _check_timeout(self.name, timeout)
-        if version is not None and not isinstance(version, str):
-            raise FlowDefinitionError(f"step {self.name!r}: version must be a str, got {version!r}")
-        self.version = version
-        self.critical = bool(critical)
-        self.cache = None if cache is None else _check_cache(self.name, cache)
-        if plain:
-            function = cast(FunctionType, fn)
-            self.params = _plain_params(self.name, function) if params is None else params
-            self.is_async = bool(function.__code__.co_flags & inspect.CO_COROUTINE)
-        else:
-            self.params = _params_of(self.name, fn) if params is None else params
+            self.fn = fn
+            self.name = name
             self.is_async = inspect.iscoroutinefunction(fn)
-        _ALIVE.add(self)
+            self.params = _params_of(name, fn) if params is None else params
+            self._wiring = _wiring_of(self.params)
+        self.retry = NO_RETRY if retry is None else _as_retry(name, retry)
+        self.timeout = None if timeout is None else _check_timeout(name, timeout)
+        if version is not None:  # else the class default, None
+            self.version = _check_version(name, version)
+        if critical is not False:  # else the class default, False
+            self.critical = bool(critical)
+        self.cache = None if cache is None else _check_cache(name, cache)
+        if self._listed:
+            _note_name(name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -154,6 +207,7 @@ class Step(Generic[P, R]):
         twin = self._copy()
         if name is not None:
             twin.name = _check_name(name)
+            _note_name(twin.name)
         if retry is not None:
             twin.retry = _as_retry(twin.name, retry)
         if timeout is not None:
@@ -189,24 +243,94 @@ class Step(Generic[P, R]):
         return (_rebuild_step, (self.fn, options))
 
 
-_ALIVE: weakref.WeakSet[Step[..., Any]] = weakref.WeakSet()
-"""Every step built in this process and still referenced (except the parts a
-composite names itself, see :func:`unlisted`): test harnesses check a stubbed name
-against these before a run starts (a typo is reported first)."""
+def _adopt_function(made: Step[..., Any], fn: FunctionType, name: str) -> None:
+    """The part of building a step that a plain function (one with nothing in its
+    ``__dict__``, so no ``__wrapped__``, ``__signature__`` or coroutine mark for
+    inspect to follow) needs: ``update_wrapper``'s work as six assignments, and the
+    shapes the engine refuses refused now. Its parameters are read from its code
+    object on first use (see :class:`_Params`): a test suite or a generated flow may
+    wrap thousands of functions, and only building a flow needs them."""
+    made.__module__ = fn.__module__
+    made.__name__ = fn.__name__
+    made.__qualname__ = fn.__qualname__
+    made.__doc__ = fn.__doc__
+    made.__annotations__ = fn.__annotations__
+    made.__wrapped__ = fn
+    made.fn = fn
+    made.name = name
+    code = fn.__code__
+    if code.co_posonlyargcount or code.co_flags & _CO_VARARGS:
+        _params_of(name, fn)  # raises, explaining
+    made.is_async = bool(code.co_flags & _CO_COROUTINE)
+
+
+_new_object = object.__new__
+
+
+def _of_function(fn: FunctionType) -> Step[..., Any]:
+    """``step(fn)`` with no options: what ``Step(fn)`` builds, without the class
+    call, the option checks and their keyword defaults (a third of the cost when
+    many functions are wrapped)."""
+    name = fn.__name__
+    if fn.__dict__ or not name.isidentifier() or name in _RESERVED_NAMES:
+        return Step(fn)  # the general path, or its explaining error
+    made: Step[..., Any] = _new_object(Step)
+    _adopt_function(made, fn, name)
+    made.retry = NO_RETRY
+    made.timeout = None
+    made.cache = None
+    _NAMES.append(name)
+    if len(_NAMES) > _NAMES_FOLDED_AT:
+        _fold_names()
+    return made
+
+
+_NAMES: list[str] = []
+"""The name of every step built in this process since the last fold into
+:data:`_KNOWN_NAMES`: test harnesses check a stubbed name against these before a
+run starts (a typo is reported first). Names, not the steps (a list of strings
+gives the garbage collector nothing more to track per step, where a weak set of
+steps did), appended rather than added to a set (no hashing and no random probe
+into a large table per step: a tenth of ``step()`` over 100,000 functions)."""
+_KNOWN_NAMES: set[str] = set()
+_NAMES_FOLDED_AT = 1 << 16
+"""``_NAMES`` is folded into the set when it grows past this (bounded memory)."""
+_NAMES_LOCK = threading.Lock()
+
+
+def _note_name(name: str) -> None:
+    _NAMES.append(name)
+    if len(_NAMES) > _NAMES_FOLDED_AT:
+        _fold_names()
+
+
+def _fold_names() -> None:
+    with _NAMES_LOCK:
+        # Other threads may append meanwhile: only the first ``count`` are moved.
+        count = len(_NAMES)
+        _KNOWN_NAMES.update(_NAMES[:count])
+        del _NAMES[:count]
 
 
 def known_step_names() -> frozenset[str]:
-    """The names a stub can answer: those of the leaf steps that exist in this process
-    now (composite steps are never called through the step executor)."""
-    return frozenset(s.name for s in list(_ALIVE) if not s.is_composite)
+    """The names a stub can answer: those of the leaf steps built in this process so
+    far (composites and the parts the engine names itself are left out)."""
+    _fold_names()
+    return frozenset(_KNOWN_NAMES)
 
 
-def unlisted(step: Step[..., Any]) -> Step[..., Any]:
-    """``step``, left out of :func:`known_step_names`: a part whose name the engine
-    made up (a ``when`` predicate, which is never called as a step; a lambda arm named
-    after its label), so that a stub naming it is reported, not accepted in silence."""
-    _ALIVE.discard(step)
-    return step
+class _UnlistedStep(Step[..., Any]):
+    """A step whose name the engine made up: see :func:`unlisted`."""
+
+    _listed = False
+
+
+def unlisted(fn: Callable[..., Any], name: str) -> Step[..., Any]:
+    """``fn`` as a step named ``name`` that :func:`known_step_names` leaves out: a part
+    whose name the engine made up (a ``when`` predicate, which is never called as a
+    step; a lambda arm named after its label), so that a stub naming it is reported,
+    not accepted in silence."""
+    return _UnlistedStep(fn, name=name)
 
 
 def _module_attribute(module: str | None, qualname: str) -> object:
@@ -311,35 +435,69 @@ def step(
         'A'
     """
 
+    if fn is not None:  # bare, or step(fn, ...): no closure to allocate per step
+        if (
+            type(fn) is FunctionType
+            and name is None
+            and retry is None
+            and timeout is None
+            and version is None
+            and critical is False
+            and cache is None
+        ):
+            return _of_function(fn)
+        return _wrap(fn, name, retry, timeout, version, critical, cache)
+
     def wrap(func: Callable[P, R]) -> Step[P, R]:
-        if isinstance(func, Step):
-            return func.with_options(
-                name=name,
-                retry=retry,
-                timeout=timeout,
-                version=version,
-                critical=critical or None,
-                cache=cache,
-            )
-        return Step(
-            func,
+        return _wrap(func, name, retry, timeout, version, critical, cache)
+
+    return wrap
+
+
+def _wrap(
+    fn: Callable[P, R],
+    name: str | None,
+    retry: Retry | int | None,
+    timeout: float | None,
+    version: str | None,
+    critical: bool,
+    cache: CachePolicy | None,
+) -> Step[P, R]:
+    if isinstance(fn, Step):
+        return fn.with_options(
             name=name,
             retry=retry,
             timeout=timeout,
             version=version,
-            critical=critical,
+            critical=critical or None,
             cache=cache,
         )
-
-    if fn is None:
-        return wrap
-    return wrap(fn)
+    if (
+        name is None
+        and retry is None
+        and timeout is None
+        and version is None
+        and critical is False
+        and cache is None
+    ):
+        return Step(fn)  # a class call without keywords skips building a kwargs dict
+    return Step(
+        fn,
+        name=name,
+        retry=retry,
+        timeout=timeout,
+        version=version,
+        critical=critical,
+        cache=cache,
+    )
 
 
 def as_step(obj: object) -> Step[..., Any]:
     """``obj`` as a step: a :class:`Step` as it is, a plain function wrapped by :func:`step`."""
     if isinstance(obj, Step):
         return obj
+    if type(obj) is FunctionType:
+        return _of_function(obj)
     if callable(obj):
         return Step(obj)
     raise FlowDefinitionError(f"a flow's steps must be functions or Steps, got {obj!r}")
@@ -413,27 +571,41 @@ def _check_timeout(name: str, timeout: object) -> float | None:
 
 
 _CO_VARARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+_CO_COROUTINE = inspect.CO_COROUTINE
+_RESERVED_NAMES = frozenset([*keyword.kwlist, CONTEXT_PARAM])
+"""Identifiers a step cannot be named (``_check_name`` explains each)."""
 
 
-def _plain_params(name: str, fn: FunctionType) -> tuple[StepParam, ...]:
-    """:func:`_params_of` for a plain function with nothing in its ``__dict__`` (so
-    no ``__wrapped__``, ``__signature__`` or coroutine mark that inspect would
-    follow): the parameters come straight from its code object, with the same
-    result. Anything unusual (positional-only, ``*args``, ``**kwargs``) takes the
-    general path, which raises the explaining error."""
+def _plain_wiring(fn: FunctionType) -> Wiring:
+    """The names and default flags of a plain function's parameters, from its code
+    object (what ``inspect.signature`` gives for one, checked by a property test).
+    ``step()`` refused the shapes it cannot pass (positional-only, ``*args``,
+    ``**kwargs``) already."""
     code = fn.__code__
-    if code.co_posonlyargcount or code.co_flags & _CO_VARARGS:
-        return _params_of(name, fn)
     positional = code.co_argcount
     names = code.co_varnames[: positional + code.co_kwonlyargcount]
-    first_default = positional - len(fn.__defaults__ or ())
-    keyword_defaults = fn.__kwdefaults__ or {}
-    return tuple(
-        [
-            StepParam(n, i >= first_default if i < positional else n in keyword_defaults)
-            for i, n in enumerate(names)
-        ]
-    )
+    optional = len(fn.__defaults__ or ())
+    flags = _flags(positional - optional, optional)
+    if code.co_kwonlyargcount:
+        keyword_defaults = fn.__kwdefaults__ or {}
+        flags += tuple([n in keyword_defaults for n in names[positional:]])
+    return names, flags
+
+
+def _wiring_of(params: tuple[StepParam, ...]) -> Wiring:
+    return tuple(p.name for p in params), tuple(p.has_default for p in params)
+
+
+def _flags(required: int, optional: int) -> tuple[bool, ...]:
+    if required < _SHARED_FLAGS and optional < _SHARED_FLAGS:
+        return _FLAGS[required][optional]
+    return (False,) * required + (True,) * optional
+
+
+_SHARED_FLAGS = 12
+_FLAGS = [[(False,) * r + (True,) * o for o in range(_SHARED_FLAGS)] for r in range(_SHARED_FLAGS)]
+"""Default flags for up to 11 required then 11 optional parameters, shared by every
+step (none allocated per step)."""
 
 
 def _params_of(name: str, fn: Callable[..., Any]) -> tuple[StepParam, ...]:

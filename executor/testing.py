@@ -256,9 +256,9 @@ def intercepting() -> Interceptor | None:
 
 
 def known_step_names() -> frozenset[str]:
-    """The names a stub can answer: those of every leaf step that exists in this
-    process now (for typo hints). Composite steps, a ``when``'s predicate and the
-    lambda arms it names ``then``/``otherwise`` are not among them: address those."""
+    """The names a stub can answer: those of every leaf step built in this process so
+    far (for typo hints). Composite steps, a ``when``'s predicate and the lambda arms
+    it names ``then``/``otherwise`` are not among them: address those."""
     from executor._step import known_step_names as names
 
     return names()

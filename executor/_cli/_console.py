@@ -4,7 +4,9 @@ and plain formatting of times and durations."""
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+import io
+import sys
+from typing import TYPE_CHECKING, TextIO, cast
 
 from executor._errors import UsageError
 
@@ -13,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A rich console on stdout (or stderr); colours only on a terminal."""
+    """A rich console on stdout (or stderr); colours only on a terminal, no markup
+    (style with ``rich.text.Text``)."""
     try:
         from rich.console import Console
     except ImportError:  # a dependency of flowexec, missing from a broken environment
@@ -21,10 +24,50 @@ def console(*, stderr: bool = False) -> Console:
             "flowexec's terminal output needs the 'rich' package (a dependency of flowexec), "
             "which is missing here; install it with: python -m pip install 'rich>=13'"
         ) from None
-    out = Console(stderr=stderr, highlight=False)
+    # markup=False: what flowexec prints holds user data (inputs, error messages, tags,
+    # paths) in which "[red]" or "[b]" is text, not a style to apply and drop.
+    out = Console(stderr=stderr, highlight=False, markup=False)
     if not out.is_terminal:
-        out.width = 240  # piped into a log or a file: a table is never wrapped
+        # Piped into a log or a file: a table is never wrapped, and no line ends in the
+        # spaces rich pads a table's title with (diffs and `grep 'x$'` see them).
+        stream = sys.stderr if stderr else sys.stdout
+        trimmed = cast(TextIO, TrimmedLines(stream))  # rich writes, flushes, asks isatty
+        out = Console(file=trimmed, highlight=False, markup=False, width=240)
     return out
+
+
+class TrimmedLines(io.TextIOBase):
+    """A text stream that writes to ``target`` with trailing spaces cut off each line.
+
+    Spaces are held back until the next character shows whether they end a line,
+    so text written in pieces is trimmed the same as text written at once.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._spaces = ""  # spaces written last, not yet known to end a line
+
+    def write(self, text: str) -> int:
+        joined = self._spaces + text
+        *lines, last = joined.split("\n")
+        body = last.rstrip(" ")
+        self._spaces = last[len(body) :]
+        self._target.write("".join(line.rstrip(" ") + "\n" for line in lines) + body)
+        return len(text)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The target's encoding: rich picks its box characters by it."""
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
 
 
 def seconds(value: float | None) -> str:

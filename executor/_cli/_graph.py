@@ -142,7 +142,8 @@ def _node(s: Step[..., Any], address: str, edges: list[tuple[str, str]]) -> Grap
         arms = [_leaf(s.then, f"{address}/then", "then")]
         if s.otherwise is not None:
             arms.append(_leaf(s.otherwise, f"{address}/otherwise", "otherwise"))
-        return GraphNode(address, s.name, "when", critical, "if/else", tuple(arms))
+        shape = "if/else" if s.otherwise is not None else "if"
+        return GraphNode(address, s.name, "when", critical, shape, tuple(arms))
     if isinstance(s, LoopStep):
         body = _leaf(s.body, f"{address}#", f"repeat \u2264 {s.max_iterations}\u00d7")
         return GraphNode(address, s.name, "loop", critical, f"feed {s.feed}", (body,))
@@ -158,6 +159,21 @@ def _leaf(s: Step[..., Any], address: str, detail: str) -> GraphNode:
     return GraphNode(address, label, node.kind, node.critical, detail, node.children)
 
 
+def caption(node: GraphNode) -> tuple[str, str]:
+    """What a drawing writes for ``node``: its name, and what it is in its group.
+
+    A group is titled ``kind: name``. Each thing is said once: an arm, branch or body
+    given as a lambda is named after its role, so it reads ``then``, not ``then`` over
+    ``then``; a composite left unnamed is ``when``, not ``when: when``.
+    """
+    label, detail = node.label, node.detail
+    if node.children:
+        label = node.kind if label == node.kind else f"{node.kind}: {label}"
+    elif detail in (label, f"branch {label}"):
+        detail = ""
+    return label, detail
+
+
 def _ids(graph: Graph) -> dict[str, str]:
     return {node.id: f"n{i}" for i, node in enumerate(graph.walk())}
 
@@ -168,22 +184,19 @@ def to_mermaid(graph: Graph) -> str:
     lines = ["flowchart TD"]
 
     def emit(node: GraphNode, indent: str) -> None:
-        text = (
-            node.label
-            if not node.detail or node.kind == "input"
-            else f"{node.label}<br/><i>{node.detail}</i>"
-        )
+        label, detail = caption(node)
+        text = _mermaid_text(label)
+        if detail and node.kind != "input":
+            text += f"<br/><i>{_mermaid_text(detail)}</i>"
         if node.children:
-            lines.append(
-                f'{indent}subgraph {ids[node.id]}["{_mermaid_text(node.kind + ": " + text)}"]'
-            )
+            lines.append(f'{indent}subgraph {ids[node.id]}["{text}"]')
             for child in node.children:
                 emit(child, indent + "  ")
             lines.append(f"{indent}end")
         elif node.kind == "input":
-            lines.append(f'{indent}{ids[node.id]}(["{_mermaid_text(text)}"])')
+            lines.append(f'{indent}{ids[node.id]}(["{text}"])')
         else:
-            lines.append(f'{indent}{ids[node.id]}["{_mermaid_text(text)}"]')
+            lines.append(f'{indent}{ids[node.id]}["{text}"]')
         if node.critical:
             lines.append(f"{indent}class {ids[node.id]} critical")
 
@@ -195,7 +208,11 @@ def to_mermaid(graph: Graph) -> str:
 
 
 def _mermaid_text(text: str) -> str:
-    return text.replace('"', "#quot;")
+    """``text`` as Mermaid shows it literally: quotes and angle brackets as entities
+    (a ``<`` would start an HTML tag in a label)."""
+    return (
+        text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    )
 
 
 def to_dot(graph: Graph) -> str:
@@ -210,10 +227,11 @@ def to_dot(graph: Graph) -> str:
     ]
 
     def emit(node: GraphNode, indent: str) -> str:
-        label = node.label if not node.detail else f"{node.label}\n{node.detail}"
+        title, detail = caption(node)
+        label = title if not detail else f"{title}\n{detail}"
         if node.children:
             lines.append(f"{indent}subgraph cluster_{ids[node.id]} {{")
-            lines.append(f"{indent}  label={_dot_text(node.kind + ': ' + node.label)};")
+            lines.append(f"{indent}  label={_dot_text(title)};")
             if node.critical:
                 lines.append(f'{indent}  color="#c0392b"; penwidth=3;')
             inner = [emit(child, indent + "  ") for child in node.children]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,23 @@ def _pair(item: str) -> tuple[str, Any]:
             f"-i name=Ada), or @FILE.json for a JSON object of inputs"
         )
     try:
-        return key, json.loads(raw)
+        return key, json.loads(raw, parse_float=lambda text: _finite(text, f"-i {item!r}"))
+    except UsageError:
+        raise
     except ValueError:
         return key, raw
+
+
+def _finite(text: str, where: str) -> float:
+    """A JSON number as a float, refused when a float cannot hold it: ``1e400``
+    would silently become infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise UsageError(
+            f"{where}: the number {text} is too large for a float (it would become "
+            f'infinity); give a smaller number, or quote it to pass a string ("{text}")'
+        )
+    return value
 
 
 def _from_file(name: str) -> dict[str, Any]:
@@ -54,7 +69,9 @@ def _from_file(name: str) -> dict[str, Any]:
             f"of a JSON file holding an object of inputs"
         ) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=lambda number: _finite(number, f"-i @{name}"))
+    except UsageError:
+        raise
     except ValueError as error:
         raise UsageError(f"-i @{name}: {str(path)!r} is not valid JSON ({error})") from None
     if not isinstance(data, dict):

@@ -12,7 +12,6 @@ flow's code.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -24,6 +23,7 @@ from executor._cli._svg import STYLE as DAG_STYLE
 from executor._cli._svg import render_svg
 from executor._cli._timeline import Bar, status_class, summary_counts
 from executor._cli._timeline_svg import timeline_svg
+from executor._shown import shown_text
 from executor._version import __version__
 from executor.state._diff import StateDiff
 from executor.state._model import ExecutionState, StateEvent
@@ -155,7 +155,7 @@ def single_report(state: ExecutionState, bars: Sequence[Bar]) -> str:
     counts = summary_counts(bars)
     latest = state.latest()
     duration = _span(state, bars)
-    inputs = json.dumps(_plain(dict(state.inputs)), sort_keys=True, ensure_ascii=False)
+    inputs = shown_text(dict(state.inputs))
     pause = ""
     if state.pause:
         waits = state.pause.get("awaiting")
@@ -258,14 +258,6 @@ def _span(state: ExecutionState, bars: Sequence[Bar]) -> float:
     if not bars:
         return max(0.0, state.updated_at - state.created_at)
     return max(b.end for b in bars) - min(min(b.start for b in bars), state.created_at)
-
-
-def _plain(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def _timeline_section(state: ExecutionState, bars: Sequence[Bar], anchor: str, title: str) -> str:

@@ -21,11 +21,11 @@ from executor._cli._report import GRAPH_KEY, TARGET_KEY, missing_target
 from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import AttemptLog, attempts_folder
-from executor._codec import JSON_CODEC, CodecError
+from executor._codec import CodecError
 from executor._errors import FlowDefinitionError, Pause, StepFailed, UsageError
 from executor._flow import Flow
-from executor._json import dumps
 from executor._results import FlowResult, RunStatus, StepStatus
+from executor._shown import json_text, shown_data
 from executor.state._model import StateMetadata
 from executor.state._sqlite import SQLiteStateBackend
 
@@ -140,7 +140,7 @@ def _execute(
     if store is not None and result.state_id is not None:
         log.save(attempts_folder(store.path), result.state_id)
     if options.json:
-        sys.stdout.write(dumps(result_data(result)) + "\n")
+        sys.stdout.write(json_text(result_data(result)) + "\n")
     else:
         print_summary(result, out)
     return _verdict(result, store, target)
@@ -149,6 +149,7 @@ def _execute(
 def print_summary(result: FlowResult, out: Any) -> None:
     """The summary table: address, status, attempts, duration; then one line."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"flow {result.flow}: {result.status.value}", title_justify="left")
     table.add_column("address")
@@ -160,7 +161,7 @@ def print_summary(result: FlowResult, out: Any) -> None:
         colour = colours.get(step.status.value, "red" if not step.ok else "")
         table.add_row(
             address,
-            f"[{colour}]{step.status.value}[/]" if colour else step.status.value,
+            Text(step.status.value, style=colour),
             str(step.attempts),
             seconds(step.duration),
         )
@@ -214,11 +215,12 @@ def _verdict(result: FlowResult, store: SQLiteStateBackend | None, target: str) 
 
 
 def result_data(result: FlowResult) -> dict[str, Any]:
-    """The result as plain data: outputs in the typed JSON encoding, steps in order."""
+    """The result as plain data (``--json``): outputs in the typed JSON encoding with
+    every dict a JSON object in its real order (see ``_values``), steps in run order."""
     outputs: dict[str, Any] = {}
     for name, value in result.outputs.items():
         try:
-            outputs[name] = JSON_CODEC.encode(value, f"{result.flow}/{name} output")
+            outputs[name] = shown_data(value, f"{result.flow}/{name} output")
         except CodecError:
             outputs[name] = {"$unencodable": repr(value)}
     return {

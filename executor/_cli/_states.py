@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from executor._cli._console import console, moment, seconds
 from executor._cli._report import missing_target
@@ -13,6 +11,7 @@ from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import attempts_folder
 from executor._errors import UsageError
+from executor._shown import shown_text
 from executor.state._diff import diff_states
 from executor.state._model import StateStatus
 
@@ -62,7 +61,7 @@ def show_command(store_path: str, given_id: str) -> int:
     out.print(f"flow     {state.flow}")
     out.print(f"status   {state.status.value}")
     out.print(f"created  {moment(state.created_at)} UTC   updated {moment(state.updated_at)} UTC")
-    out.print(f"inputs   {_json(dict(state.inputs))}")
+    out.print(f"inputs   {shown_text(dict(state.inputs))}")
     if state.metadata.tags:
         out.print(f"tags     {', '.join(state.metadata.tags)}")
     if state.metadata.parent_state_id:
@@ -107,7 +106,8 @@ def diff_command(store_path: str, first: str, second: str) -> int:
     for name in diff.inputs_changed:
         if name.startswith("inputs."):
             key = name[len("inputs.") :]
-            out.print(f"  input {key}: {_json(a.inputs.get(key))} -> {_json(b.inputs.get(key))}")
+            x, y = shown_text(a.inputs.get(key)), shown_text(b.inputs.get(key))
+            out.print(f"  input {key}: {x} -> {y}")
         else:
             out.print(f"  {name}: its inputs changed")
     for address, x, y in diff.status_changed:
@@ -153,13 +153,6 @@ def validate_command(store_path: str, given_id: str, target: str | None) -> int:
         out.print(f"  {mismatch.address}")
         out.print(mismatch.diff.rstrip("\n"), markup=False)
     return EXIT_DIFFERENT
-
-
-def _json(value: Any) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 STATUSES = tuple(s.value for s in StateStatus)

@@ -35,7 +35,9 @@ def open_store(path: str, *, must_exist: bool) -> SQLiteStateBackend:
         )
     try:
         return SQLiteStateBackend(file)
-    except (StateError, sqlite3.Error, OSError) as error:
+    except StateError as error:  # names the file, the problem and the fix already
+        raise UsageError(f"--store {path!r}: {error}") from None
+    except (sqlite3.Error, OSError) as error:
         raise UsageError(
             f"--store {path!r} cannot be opened as a flowexec state store ({error}); pass "
             f"--store with another path, or move that file away"

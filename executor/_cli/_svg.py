@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-from executor._cli._graph import Graph, GraphNode
+from executor._cli._graph import Graph, GraphNode, caption
 
 CHAR_WIDTH = 7.4
 GAP_X, GAP_Y, PAD, HEADER = 22.0, 44.0, 12.0, 24.0
@@ -82,7 +82,7 @@ def render_svg(
 
 
 def _measure(node: GraphNode, edges: Sequence[tuple[str, str]], badges: Mapping[str, str]) -> _Box:
-    lines = [node.label, node.detail, badges.get(node.id, "")]
+    lines = [*caption(node), badges.get(node.id, "")]
     text_w = max(len(t) for t in lines) * CHAR_WIDTH + 24
     if not node.children:
         h = 30.0 + 14.0 * sum(1 for t in lines[1:] if t)
@@ -149,8 +149,9 @@ def _draw(box: _Box, status: Mapping[str, str], badges: Mapping[str, str]) -> li
         f'width="{box.w:.1f}" height="{box.h:.1f}" rx="{rx}"/>'
     ]
     cx = box.x + box.w / 2
+    label, detail = caption(node)
     if node.children:
-        title = f"{node.kind}: {node.label}"
+        title = label
         badge = badges.get(node.id)
         if badge:
             title += f"  ({badge})"
@@ -159,8 +160,8 @@ def _draw(box: _Box, status: Mapping[str, str], badges: Mapping[str, str]) -> li
             out.extend(_draw(child, status, badges))
         return out
     y = box.y + 19
-    out.append(f'<text x="{cx:.1f}" y="{y:.1f}" text-anchor="middle">{escape(node.label)}</text>')
-    for text, css in ((node.detail, "detail"), (badges.get(node.id, ""), "badge")):
+    out.append(f'<text x="{cx:.1f}" y="{y:.1f}" text-anchor="middle">{escape(label)}</text>')
+    for text, css in ((detail, "detail"), (badges.get(node.id, ""), "badge")):
         if text:
             y += 14
             out.append(

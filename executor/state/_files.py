@@ -28,6 +28,9 @@ from executor.state._store import ArtifactBackend, StateStore
 
 logger = logging.getLogger("executor.state")
 
+_ROW_FIELDS = ("flow", "status", "created_at", "updated_at", "header")
+"""What a run's state.json must hold."""
+
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one."""
@@ -99,21 +102,30 @@ class FileSystemStateBackend(StateStore):
         text = json.dumps(row, sort_keys=True, ensure_ascii=False)
         write_atomically(self._folder(state_id) / "state.json", text.encode())
 
-    def _read_row(self, state_id: str) -> dict[str, Any]:
+    def _read_row(self, state_id: str, outcome: str = "nothing was loaded") -> dict[str, Any]:
         path = self._folder(state_id) / "state.json"
         try:
-            text = path.read_text(encoding="utf-8")
+            row = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise StateNotFound(state_id, self.location) from None
-        try:
-            row = json.loads(text)
-            if not isinstance(row, dict):
-                raise ValueError("not an object")
-            return row
-        except ValueError as error:
-            raise StateCorrupted(
-                f"file {str(path)!r}", state_id, f"damaged or truncated ({error})"
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise self._damaged(
+                path, state_id, f"damaged or truncated ({error})", outcome
             ) from None
+        missing = [name for name in _ROW_FIELDS if not isinstance(row, dict) or name not in row]
+        if missing:
+            raise self._damaged(path, state_id, f"missing field(s) {', '.join(missing)}", outcome)
+        return row  # type: ignore[no-any-return]
+
+    def _damaged(self, path: Path, state_id: str, problem: str, outcome: str) -> StateCorrupted:
+        return StateCorrupted(
+            f"file {str(path)!r}",
+            state_id,
+            problem,
+            outcome=outcome,
+            fix=f"Restore the file from a backup, or delete the run's folder "
+            f"{str(path.parent)!r} (the rest of {self.location} is unaffected)",
+        )
 
     def _insert(
         self,
@@ -125,6 +137,11 @@ class FileSystemStateBackend(StateStore):
         tags: Sequence[str],
         header: str,
     ) -> None:
+        # The events file first: a run is listed once its state.json exists, so a
+        # write cut short here leaves no half-made run behind.
+        folder = self._folder(state_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "events.jsonl").touch()
         self._write_row(
             state_id,
             {
@@ -137,14 +154,14 @@ class FileSystemStateBackend(StateStore):
                 "header": header,
             },
         )
-        (self._folder(state_id) / "events.jsonl").touch()
         self._mended.add(state_id)
 
     def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
         line = f'{{"seq":{seq},"event":{body}}}\n'.encode()
         path = self._folder(state_id) / "events.jsonl"
         if state_id not in self._mended:
-            self._mend(state_id, path)
+            self._read_row(state_id, f"the event of {address!r} was not stored")
+            self._mend(state_id, path, address)
         handle = os.open(path, os.O_WRONLY | os.O_APPEND)
         try:
             written = os.write(handle, line)  # one write of a whole line: appended as a unit
@@ -154,13 +171,20 @@ class FileSystemStateBackend(StateStore):
             self._mended.discard(state_id)
             raise OSError(f"{path}: only {written} of {len(line)} bytes of an event written")
 
-    def _mend(self, state_id: str, path: Path) -> None:
+    def _mend(self, state_id: str, path: Path, address: str) -> None:
         """Cut off a last line without a newline: an event whose write was cut short
         by a kill. Loading leaves it out already; appending after it would glue the
         next event onto it and damage the file for good."""
         with self._lock:
             if state_id in self._mended:
                 return
+            if not path.is_file():
+                raise self._damaged(
+                    path,
+                    state_id,
+                    "the events file is missing",
+                    f"the event of {address!r} was not stored",
+                )
             with open(path, "r+b") as file:
                 size = file.seek(0, os.SEEK_END)
                 whole = _end_of_last_line(file, size)
@@ -177,7 +201,7 @@ class FileSystemStateBackend(StateStore):
 
     def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
         with self._lock:
-            row = self._read_row(state_id)
+            row = self._read_row(state_id, f"its status was not set to {status!r}")
             row["status"], row["updated_at"] = status, updated
             if header is not None:
                 row["header"] = header
@@ -189,8 +213,8 @@ class FileSystemStateBackend(StateStore):
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise StateCorrupted(
-                f"file {str(path)!r}", state_id, "the events file is missing"
+            raise self._damaged(
+                path, state_id, "the events file is missing", "nothing was loaded"
             ) from None
         lines = data.split(b"\n")
         if lines[-1]:
@@ -206,40 +230,42 @@ class FileSystemStateBackend(StateStore):
                 parsed = json.loads(line)
                 events.append((int(parsed["seq"]), json.dumps(parsed["event"])))
             except (ValueError, KeyError, TypeError) as error:
-                raise StateCorrupted(
-                    f"file {str(path)!r}", state_id, f"line {number} is damaged ({error})"
+                raise self._damaged(
+                    path, state_id, f"line {number} is damaged ({error})", "nothing was loaded"
                 ) from None
-        try:
-            return (
-                row["flow"],
-                row["status"],
-                row["created_at"],
-                row["updated_at"],
-                row["header"],
-                events,
-            )
-        except KeyError as error:
-            raise StateCorrupted(
-                f"file {str(path.parent / 'state.json')!r}", state_id, f"missing field {error}"
-            ) from None
+        return (
+            row["flow"],
+            row["status"],
+            row["created_at"],
+            row["updated_at"],
+            row["header"],
+            events,
+        )
+
+    def _read_header(self, state_id: str) -> str:
+        return str(self._read_row(state_id, "nothing was loaded or changed")["header"])
 
     def _summaries(self) -> Iterable[StateSummary]:
         found = []
         for folder in sorted(self.root.iterdir()):
             if folder.name.startswith("_") or not (folder / "state.json").exists():
                 continue
-            row = self._read_row(folder.name)
-            found.append(
-                StateSummary(
+            row = self._read_row(folder.name, "nothing was listed")
+            try:
+                summary = StateSummary(
                     state_id=folder.name,
                     flow=row["flow"],
                     status=StateStatus(row["status"]),
                     created_at=row["created_at"],
                     updated_at=row["updated_at"],
-                    tags=tuple(row["tags"]),
-                    parent_state_id=row["parent_state_id"],
+                    tags=tuple(dict.fromkeys(row.get("tags", ()))),
+                    parent_state_id=row.get("parent_state_id"),
                 )
-            )
+            except (ValueError, TypeError) as error:
+                raise self._damaged(
+                    folder / "state.json", folder.name, f"bad field ({error})", "nothing was listed"
+                ) from None
+            found.append(summary)
         return found
 
     def _delete(self, state_id: str) -> None:

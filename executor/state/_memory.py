@@ -77,7 +77,7 @@ class MemoryStateBackend(StateStore):
                 status=StateStatus(r.status),
                 created_at=r.created,
                 updated_at=r.updated,
-                tags=r.tags,
+                tags=tuple(dict.fromkeys(r.tags)),
                 parent_state_id=r.parent,
             )
             for sid, r in rows

@@ -120,6 +120,8 @@ class StateSummary:
     created_at: float
     updated_at: float
     tags: tuple[str, ...]
+    """The run's tags in the order they were given, each once (every backend alike;
+    ``load(...).metadata.tags`` is exactly what was given)."""
     parent_state_id: str | None
 
 
@@ -139,10 +141,26 @@ class StateNotFound(StateError, KeyError):
 
 
 class StateCorrupted(StateError):
-    """A state's data is damaged, truncated, of an unknown format, or incomplete."""
+    """A state's data is damaged, truncated, of an unknown format, or incomplete.
 
-    def __init__(self, where: str, state_id: str | None, problem: str) -> None:
+    Attributes:
+        where: the store and its file or folder, e.g. ``state file '.flowexec/state.db'``.
+        state_id: the run concerned (None when the whole file is unusable).
+        outcome: what did not happen because of it: ``"nothing was loaded"``,
+            ``"the event of 'f/load' was not stored"``...
+    """
+
+    def __init__(
+        self,
+        where: str,
+        state_id: str | None,
+        problem: str,
+        *,
+        outcome: str = "nothing was loaded",
+        fix: str = "",
+    ) -> None:
         self.where = where
         self.state_id = state_id
+        self.outcome = outcome
         subject = f"state {state_id!r} in {where}" if state_id else where
-        super().__init__(f"{subject}: {problem}; nothing was loaded")
+        super().__init__(f"{subject}: {problem}; {outcome}" + (f". {fix}" if fix else ""))

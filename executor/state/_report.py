@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from executor._codec import JSON_CODEC
+from executor._shown import json_text, shown_data
 
 
 @dataclass(frozen=True)
@@ -36,18 +35,16 @@ class DeterminismReport:
 
 
 def readable_diff(recorded: Any, actual: Any, address: str) -> str:
-    """A unified diff of two values, as sorted and indented typed JSON."""
+    """A unified diff of two values, as indented typed JSON with every dict in its
+    real order (an order-only change shows as moved lines; see :mod:`executor._shown`)."""
 
     def text(value: Any) -> list[str]:
         try:
-            return [
-                line + "\n"  # every line ends, so a one-line value's -/+ lines do too
-                for line in json.dumps(
-                    JSON_CODEC.encode(value), sort_keys=True, indent=2, ensure_ascii=False
-                ).splitlines()
-            ]
+            shown = json_text(shown_data(value), indent=2)
         except Exception:
             return [repr(value) + "\n"]
+        # Every line ends, so a one-line value's -/+ lines do too.
+        return [line + "\n" for line in shown.splitlines()]
 
     return "".join(
         difflib.unified_diff(

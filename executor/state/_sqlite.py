@@ -9,12 +9,19 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from executor._sqlite import Connections
-from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
+from executor._sqlite import DAMAGED_FIX, Connections, transient_fix
+from executor.state._model import (
+    StateCorrupted,
+    StateError,
+    StateNotFound,
+    StateStatus,
+    StateSummary,
+)
 from executor.state._store import ArtifactBackend, StateStore
 
 FILE_FORMAT = "1"
@@ -57,17 +64,17 @@ class SQLiteArtifactBackend:
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        self._store._connection().execute(
-            "INSERT OR IGNORE INTO artifacts (digest, data) VALUES (?, ?)", (digest, data)
-        )
+        with self._store._sql(None, f"artifact {digest} was not stored") as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO artifacts (digest, data) VALUES (?, ?)", (digest, data)
+            )
         return digest
 
     def get(self, digest: str) -> bytes:
-        row = (
-            self._store._connection()
-            .execute("SELECT data FROM artifacts WHERE digest = ?", (digest,))
-            .fetchone()
-        )
+        with self._store._sql(None, f"artifact {digest} was not read") as connection:
+            row = connection.execute(
+                "SELECT data FROM artifacts WHERE digest = ?", (digest,)
+            ).fetchone()
         if row is None:
             raise KeyError(digest)
         return bytes(row[0])
@@ -101,7 +108,9 @@ class SQLiteStateBackend(StateStore):
             meta_table="flowexec_meta",
             file_format=FILE_FORMAT,
             timeout=timeout,
-            fail=lambda problem: StateCorrupted(self.location, None, problem),
+            fail=lambda problem, error: self._failure(
+                error, None, "nothing was read or written", problem
+            ),
         )
         self._connection = self._db.get
         super().__init__(codec=codec, artifacts=artifacts)
@@ -113,6 +122,43 @@ class SQLiteStateBackend(StateStore):
     def _default_artifacts(self) -> ArtifactBackend:
         return SQLiteArtifactBackend(self)
 
+    @contextmanager
+    def _sql(self, state_id: str | None, outcome: str) -> Iterator[sqlite3.Connection]:
+        """This thread's connection; an error of the file inside the block becomes a
+        StateError naming the file, the run, ``outcome`` (what did not happen: each
+        statement or transaction is rolled back as a whole) and what to do."""
+        try:
+            yield self._connection()
+        except sqlite3.DatabaseError as error:
+            raise self._failure(error, state_id, outcome) from None
+
+    def _failure(
+        self,
+        error: sqlite3.Error | None,
+        state_id: str | None,
+        outcome: str,
+        problem: str | None = None,
+    ) -> StateError:
+        problem = problem or f"unreadable ({error})"
+        fix = transient_fix(error) if error is not None else None
+        if fix is not None:
+            subject = f"state {state_id!r} in {self.location}" if state_id else self.location
+            return StateError(f"{subject}: {error}; {outcome}: {fix}")
+        if isinstance(error, sqlite3.IntegrityError):  # not damage: a second writer
+            return StateError(
+                f"state {state_id!r} in {self.location}: {error}; {outcome}: is another "
+                f"process writing this run (resuming it twice at once)?"
+            )
+        if error is None and problem.startswith("has format"):
+            fix = "Open it with the flowexec version that wrote it, or move it aside"
+        return StateCorrupted(
+            self.location,
+            state_id,
+            problem,
+            outcome=outcome,
+            fix=fix or DAMAGED_FIX.replace("FILE", str(self.path)),
+        )
+
     def _insert(
         self,
         state_id: str,
@@ -123,8 +169,7 @@ class SQLiteStateBackend(StateStore):
         tags: Sequence[str],
         header: str,
     ) -> None:
-        connection = self._connection()
-        with connection:
+        with self._sql(None, f"run {state_id!r} was not stored") as connection, connection:
             connection.execute("BEGIN IMMEDIATE")
             connection.execute(
                 "INSERT INTO states (state_id, flow, status, created_at, updated_at, "
@@ -136,35 +181,40 @@ class SQLiteStateBackend(StateStore):
                 [(state_id, tag) for tag in tags],
             )
 
-    def _number(self, state_id: str) -> int:
+    def _number(self, state_id: str, connection: sqlite3.Connection) -> int:
         number = self._numbers.get(state_id)
         if number is None:
-            row = (
-                self._connection()
-                .execute("SELECT number FROM states WHERE state_id = ?", (state_id,))
-                .fetchone()
-            )
+            row = connection.execute(
+                "SELECT number FROM states WHERE state_id = ?", (state_id,)
+            ).fetchone()
             if row is None:
                 raise StateNotFound(state_id, self.location)
             number = self._numbers[state_id] = int(row[0])
         return number
 
     def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
-        event_id = self._number(state_id) << 32 | seq
-        self._connection().execute("INSERT INTO events (id, body) VALUES (?, ?)", (event_id, body))
+        # The checkpoint, once per step: a plain try rather than _sql, whose generator
+        # and outcome text would be made for every event.
+        try:
+            connection = self._connection()
+            event_id = self._number(state_id, connection) << 32 | seq
+            connection.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event_id, body))
+        except sqlite3.DatabaseError as error:
+            outcome = f"the event of {address!r} was not stored"
+            raise self._failure(error, state_id, outcome) from None
 
     def _update(self, state_id: str, status: str, updated: float, header: str | None) -> None:
-        cursor = self._connection().execute(
-            "UPDATE states SET status = ?, updated_at = ?, header = COALESCE(?, header) "
-            "WHERE state_id = ?",
-            (status, updated, header, state_id),
-        )
+        with self._sql(state_id, f"its status was not set to {status!r}") as connection:
+            cursor = connection.execute(
+                "UPDATE states SET status = ?, updated_at = ?, header = COALESCE(?, header) "
+                "WHERE state_id = ?",
+                (status, updated, header, state_id),
+            )
         if cursor.rowcount == 0:
             raise StateNotFound(state_id, self.location)
 
     def _read(self, state_id: str) -> tuple[str, str, float, float, str, list[tuple[int, str]]]:
-        connection = self._connection()
-        try:
+        with self._sql(state_id, "nothing was loaded") as connection:
             row = connection.execute(
                 "SELECT flow, status, created_at, updated_at, header FROM states "
                 "WHERE state_id = ?",
@@ -172,55 +222,58 @@ class SQLiteStateBackend(StateStore):
             ).fetchone()
             if row is None:
                 raise StateNotFound(state_id, self.location)
-            first = self._number(state_id) << 32
+            first = self._number(state_id, connection) << 32
             events = connection.execute(
                 "SELECT id, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id",
                 (first, first | _SEQ_MASK),
             ).fetchall()
-        except sqlite3.DatabaseError as error:
-            raise StateCorrupted(self.location, state_id, f"unreadable ({error})") from None
         flow, status, created, updated, header = row
         return flow, status, created, updated, header, [(i & _SEQ_MASK, b) for i, b in events]
 
     def _read_header(self, state_id: str) -> str:
-        row = (
-            self._connection()
-            .execute("SELECT header FROM states WHERE state_id = ?", (state_id,))
-            .fetchone()
-        )
+        with self._sql(state_id, "nothing was loaded or changed") as connection:
+            row = connection.execute(
+                "SELECT header FROM states WHERE state_id = ?", (state_id,)
+            ).fetchone()
         if row is None:
             raise StateNotFound(state_id, self.location)
         return str(row[0])
 
     def _summaries(self) -> Iterable[StateSummary]:
-        connection = self._connection()
         tags: dict[str, list[str]] = {}
-        try:
-            for state_id, tag in connection.execute("SELECT state_id, tag FROM state_tags"):
+        with self._sql(None, "nothing was listed") as connection:
+            # By rowid: the order the run's tags were given in (each stored once).
+            found_tags = connection.execute("SELECT state_id, tag FROM state_tags ORDER BY rowid")
+            for state_id, tag in found_tags:
                 tags.setdefault(state_id, []).append(tag)
             rows = connection.execute(
                 "SELECT state_id, flow, status, created_at, updated_at, parent_state_id FROM states"
             ).fetchall()
-        except sqlite3.DatabaseError as error:  # damaged pages: name the file, as load does
-            raise StateCorrupted(self.location, None, f"unreadable ({error})") from None
-        return [
-            StateSummary(
-                state_id=sid,
-                flow=flow,
-                status=StateStatus(status),
-                created_at=created,
-                updated_at=updated,
-                tags=tuple(sorted(tags.get(sid, ()))),
-                parent_state_id=parent,
+        found = []
+        for sid, flow, status, created, updated, parent in rows:
+            try:
+                state_status = StateStatus(status)
+            except ValueError:
+                raise self._failure(
+                    None, sid, "nothing was listed", f"unknown status {status!r}"
+                ) from None
+            found.append(
+                StateSummary(
+                    state_id=sid,
+                    flow=flow,
+                    status=state_status,
+                    created_at=created,
+                    updated_at=updated,
+                    tags=tuple(tags.get(sid, ())),
+                    parent_state_id=parent,
+                )
             )
-            for sid, flow, status, created, updated, parent in rows
-        ]
+        return found
 
     def _delete(self, state_id: str) -> None:
-        connection = self._connection()
-        with connection:
+        with self._sql(state_id, "nothing was deleted") as connection, connection:
             connection.execute("BEGIN IMMEDIATE")
-            first = self._number(state_id) << 32
+            first = self._number(state_id, connection) << 32
             connection.execute(
                 "DELETE FROM events WHERE id BETWEEN ? AND ?", (first, first | _SEQ_MASK)
             )

@@ -266,7 +266,12 @@ class StateStore:
             status=state_status,
             inputs=inputs,
             metadata=metadata,
-            events=tuple(self._event(state_id, seq, body) for seq, body in events),
+            # In seq order on every backend: a file keeps events in the order they were
+            # appended, which threads running composites may interleave.
+            events=tuple(
+                self._event(state_id, seq, body)
+                for seq, body in sorted(events, key=lambda event: event[0])
+            ),
             created_at=created,
             updated_at=updated,
             contexts=contexts,
@@ -347,6 +352,15 @@ class StateStore:
                 state_id,
                 f"event {seq} ({address}) refers to artifact {digest}, which "
                 f"the artifact store does not have",
+                fix="Restore the artifact store this run was written with, or run the flow again",
+            ) from None
+        except OSError as error:  # a file artifact store: unreadable, a folder, ...
+            raise StateCorrupted(
+                self.location,
+                state_id,
+                f"artifact {digest}, the output of {address} (event {seq}), cannot be "
+                f"read ({error})",
+                fix="Make the artifact readable, or run the flow again",
             ) from None
         if hashlib.sha256(blob).hexdigest() != digest:
             raise ArtifactCorrupted(

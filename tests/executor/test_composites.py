@@ -368,3 +368,15 @@ def test_timed_items_do_not_time_out_while_queued():
         items=list(range(6)), executor="threaded", max_concurrency=2
     )
     assert result["nap"] == list(range(6))
+
+
+def test_a_cached_composite_still_pickles_after_its_first_key():
+    """What keying kept on the step (a SHA-256 hasher, the last key) is not state:
+    pickling one, e.g. to send it to a worker process, leaves it out."""
+    from executor.cache import CachePolicy, call_key
+    from tests.executor import steps
+
+    both = parallel("both", {"a": steps.double, "b": steps.double}, cache=CachePolicy())
+    key = call_key(both, {"n": 1})
+    copy = pickle.loads(pickle.dumps(both))
+    assert call_key(copy, {"n": 1}) == key

@@ -221,13 +221,16 @@ def test_a_step_that_cannot_travel_is_named_with_the_way_out():
 
 
 def test_a_key_generator_that_confuses_one_and_one_point_zero_is_caught(monkeypatch):
-    real = keys_module.CacheKeyGenerator.key
+    import executor.cache
 
-    def careless(self, step, inputs, context=None, *, address=None):
+    real = keys_module.call_key
+
+    def careless(step, inputs, context=None, *, address=None):
         loose = {k: float(v) if type(v) in (int, bool) else v for k, v in inputs.items()}
-        return real(self, step, loose, context, address=address)
+        return real(step, loose, context, address=address)
 
-    monkeypatch.setattr(keys_module.CacheKeyGenerator, "key", careless)
+    # call_key is what the engine keys a call by, and what the checker calls
+    monkeypatch.setattr(executor.cache, "call_key", careless)
     with pytest.raises(CacheKeyPropertyError, match="two distinct inputs gave the same key"):
         check_cache_keys(key_steps.versioned, hash_seeds=(), max_examples=50)
 

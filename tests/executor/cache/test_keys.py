@@ -4,6 +4,7 @@ import datetime as dt
 import decimal
 import enum
 import io
+import json
 import math
 import os
 import pathlib
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from executor import CacheKeyError, step
-from executor.cache import CacheKeyGenerator, step_identity
+from executor.cache import CacheKeyGenerator, call_key, step_identity
 from tests.executor import steps
 from tests.plugin import key_steps
 
@@ -232,18 +233,32 @@ def test_golden_keys_are_pinned(name):
     """An accidental change to the key algorithm must fail here: if the change is
     meant, bump KEY_FORMAT (old entries then miss) and re-pin."""
     assert KEYS.key(GOLDEN_STEP, GOLDEN_INPUTS[name]) == PINNED[name]
+    assert call_key(GOLDEN_STEP, GOLDEN_INPUTS[name]) == PINNED[name]
 
 
-PINNED = {
-    "collections": "7d0fb40586a019e9d8e4e636a16bc0fe4fa9ebaf0a907a895f90294552998644",
-    "flat": "a529e3a568603a3fe02bfa5fdf9a88a8f0a047c1b314400ebd8abade9708cd70",
-    "scalars": "5054908f422e7d52c2430de68cfe2da92e4b0264c57616be8af3ab46d213967e",
+PINNED = {  # re-pinned for KEY_FORMAT 2 (flat inputs via ascii())
+    "collections": "8a0c53ba3a848ca7e54855ed6df92f9448b7b9fcb2d2aebabe65d0fc7bb5d90a",
+    "flat": "9cc2193bea283218ff4a2b4b27d9df48ed45d650ab2a19b2395c8b8277e725cf",
+    "scalars": "6a98bb83dec4ac9ea90a2cd6f519cecf120ad03aa1f8252918524fa0c8847cf0",
     # Pinned before the inlined path for dicts of small dicts existed: its bytes must
     # be exactly those of the general path.
-    "settings-dict": "9e74e534686df21804b0d2f64941526f6fdb7bc07f19eb417a9e9a928800bb38",
-    "time-and-money": "6301cf659867e692d2990c00b3aff2526e164e3109f04f61c13e92d1546f0118",
-    "types": "f68a9c160b10820e0f3684ece2381eae11b2b7b0569acb60a296e3db1e55113d",
+    "settings-dict": "fe4f291d2dccd562fd174244c9968439ee5e98393e3a1128db6479e07f800e09",
+    "time-and-money": "564b93603cf4443bd12ba006c95932b64f87a9cef503550c23117bd5de2e835f",
+    "types": "c825e3c051f04ca274603ee28eb66a3bb3d7c3359b8d2f30b7d907258bca1e57",
 }
+
+
+@given(st.text(), st.text())
+def test_flat_inputs_key_by_code_points_alone(name, text):
+    """A flat input's bytes are ASCII, every other character escaped by its code
+    point: ``repr`` kept printable non-ASCII text as it was, and "printable" comes
+    from the Python build's Unicode tables, so the same input could key differently
+    on two Python versions (and "ü" did not escape)."""
+    one = KEYS.encode({name: text}, "golden", "inputs")
+    two = KEYS.encode({name: text, "\x00n": 1}, "golden", "inputs")
+    assert one.isascii() and two.isascii()
+    assert one == b"R" + ascii({name: text}).encode()
+    assert json.loads(two[1:]) == {name: text, "\x00n": 1}
 
 
 def test_non_finite_floats_in_plain_inputs():
@@ -303,9 +318,11 @@ _scalars_or_flat_dicts = _json_scalars | st.dictionaries(st.text(max_size=4), _j
     )
 )
 def test_inlined_key_paths_give_the_general_paths_bytes(inputs):
-    """key() inlines flat inputs and inputs holding flat dicts; the keys must be the
-    ones the general encoder gives (key_of), byte for byte."""
-    assert KEYS.key(steps.double, inputs) == KEYS.key_of(steps.double, inputs, "inputs")
+    """key() and call_key() (the engine's) inline flat inputs and inputs holding flat
+    dicts; the keys must be the ones the general encoder gives (key_of), byte for byte."""
+    general = KEYS.key_of(steps.double, inputs, "inputs")
+    assert KEYS.key(steps.double, inputs) == general
+    assert call_key(steps.double, inputs) == general
 
 
 # The engine's key generator, through the harness's own property checks (the same ones
@@ -313,3 +330,17 @@ def test_inlined_key_paths_give_the_general_paths_bytes(inputs):
 @pytest.mark.flow_cache_keys([key_steps.fetch, key_steps.versioned, key_steps.by_url])
 def test_cache_keys_hold_their_properties(flow_cache_keys_step):
     assert flow_cache_keys_step.cache is not None
+
+
+def test_the_remembered_last_key_only_answers_its_own_inputs():
+    """The engine remembers a step's last key (a hit repeats the inputs seen before);
+    it must never answer for other inputs, and a large body is not kept."""
+    made = step(steps.double.fn, name="remembering", version="1")
+    one, two = {"n": 1}, {"n": 2}
+    first = call_key(made, one)
+    assert call_key(made, one) == first  # answered from memory
+    assert call_key(made, two) == KEYS.key_of(made, two, "inputs") != first
+    assert call_key(made, one) == first
+    big = {"rows": {f"k{i}": i for i in range(200)}}
+    assert call_key(made, big) == KEYS.key_of(made, big, "inputs")
+    assert made.__dict__["_flowexec_last_key"][0] == b"R" + repr(one).encode()

@@ -37,7 +37,11 @@ CASES = {
     "bad executor": ([*RUN, "--executor", "gpu"], "argument --executor: invalid choice: 'gpu'"),
     "zero concurrency": ([*RUN, "--max-concurrency", "0"], "must be a whole number >= 1, got '0'"),
     "store is a folder": ([*RUN, "--store", "folder"], "--store 'folder' is a folder"),
-    "store is not a store": ([*RUN, "--store", "junk.db"], "--store 'junk.db' cannot be opened"),
+    "store is not a store": (
+        [*RUN, "--store", "junk.db"],
+        "--store 'junk.db': state file 'junk.db': cannot be opened (file is not a database); "
+        "nothing was read or written. Move the file aside",
+    ),
     "list without a store": (["states", "list", "--store", "none.db"], "no state store there"),
     "list bad status": (["states", "list", "--status", "great"], "invalid choice: 'great'"),
     "list bad limit": (["states", "list", "--limit", "x"], "must be a whole number >= 1, got 'x'"),

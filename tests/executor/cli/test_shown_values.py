@@ -1,0 +1,90 @@
+"""Values the CLI shows are exact: in their real order, as ordinary JSON (no
+``$ordered`` wrappers), typed where JSON has no type of their own."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+
+from executor._codec import JSON_CODEC
+from executor._shown import json_text, shown_data
+from pytest_flowexec.strategies import codec_values, exact_copy
+
+from .conftest import flowexec, latest_id
+
+VALUES = """
+import datetime
+from executor import Flow, step
+
+@step
+def build(n: int, options: dict) -> dict:
+    return {"zeta": n, "alpha": {"y": 1, "x": (1, 2)}, "on": datetime.date(2026, 1, 2)}
+
+@step
+def boom(text: str) -> str:
+    raise ValueError(f"bad value [red]{text}[/red] in [b]")
+
+shaped = Flow("shaped", [build])
+loud = Flow("loud", [boom])
+"""
+
+
+@pytest.fixture
+def values_project(tmp_path):
+    (tmp_path / "values.py").write_text(textwrap.dedent(VALUES))
+    return tmp_path
+
+
+def test_show_prints_inputs_in_their_real_order(values_project):
+    flowexec(
+        "run", "values.py:shaped", "-i", "options={\"z\": 1, \"a\": [2]}", "-i", "n=3",
+        cwd=values_project, check_code=0,
+    )  # fmt: skip
+    out = flowexec("states", "show", latest_id(values_project), cwd=values_project, check_code=0)
+    # As given: options before n, z before a (was: {"n": 3, "options": {"a": [2], "z": 1}}).
+    assert 'inputs   {"options": {"z": 1, "a": [2]}, "n": 3}\n' in out.stdout
+
+
+def test_json_output_is_ordinary_json_in_the_real_order(values_project):
+    out = flowexec(
+        "run", "values.py:shaped", "-i", "n=3", "-i", "options={}", "--json",
+        cwd=values_project, check_code=0,
+    ).stdout  # fmt: skip
+    assert "$ordered" not in out
+    result = json.loads(out)  # Python's json keeps object order
+    built = result["outputs"]["build"]
+    assert list(built) == ["zeta", "alpha", "on"] and list(built["alpha"]) == ["y", "x"]
+    assert built["alpha"]["x"] == {"$tuple": [1, 2]} and built["on"] == {"$date": "2026-01-02"}
+    # Typed values keep their tags, so the codec gives the exact value back.
+    value = JSON_CODEC.decode(built)
+    assert value == {
+        "zeta": 3,
+        "alpha": {"y": 1, "x": (1, 2)},
+        "on": datetime.date(2026, 1, 2),
+    }
+    assert list(value) == ["zeta", "alpha", "on"] and type(value["alpha"]["x"]) is tuple
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=codec_values())
+def test_shown_json_decodes_to_the_exact_value(value):
+    text = json_text(shown_data(value))
+    assert "$ordered" not in text
+    assert exact_copy(value, JSON_CODEC.decode(json.loads(text)))
+
+
+def test_the_html_report_shows_inputs_in_their_real_order(values_project):
+    flowexec(
+        "run", "values.py:shaped", "-i", "options={\"z\": 1, \"a\": [2]}", "-i", "n=3",
+        cwd=values_project, check_code=0,
+    )  # fmt: skip
+    state_id = latest_id(values_project)
+    flowexec("report", state_id, "-o", "r.html", cwd=values_project, check_code=0)
+    page = (values_project / "r.html").read_text()
+    shown = '{"options": {"z": 1, "a": [2]}, "n": 3}'  # was sorted: {"n": 3, "options": ...}
+    assert f"<code>{html.escape(shown)}</code>" in page
