@@ -46,16 +46,15 @@ def known_addresses() -> frozenset[str]:
     """The addresses of the steps of every flow alive in this process now, with the
     arms of their ``when`` steps (``f/step``, ``f/check/then``); map items, loop
     iterations and the steps of sub-flows are not listed."""
-    from executor._composites import WhenStep
-
     found = set()
     for flow in list(_ALIVE_FLOWS):
         for s in flow.steps:
             address = f"{flow.name}/{s.name}"
             found.add(address)
-            if isinstance(s, WhenStep):
+            # By kind, not isinstance: a harness may have re-imported the module.
+            if s.is_composite and getattr(s, "kind", None) == "when":
                 found.add(f"{address}/then")
-                if s.otherwise is not None:
+                if getattr(s, "otherwise", None) is not None:
                     found.add(f"{address}/otherwise")
     return frozenset(found)
 

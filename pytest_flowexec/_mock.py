@@ -248,15 +248,17 @@ def _nearest(
 ) -> list[str]:
     """What ``target`` probably meant: the addresses it labels, the steps inside the
     composite it names, a ``when``'s arms for its predicate, or close step names."""
+
+    def flow_first(found: list[str]) -> list[str]:  # the flow about to run, if it has any
+        return ([a for a in found if a.startswith(f"{flow}/")] or found)[:3]
+
     if target in _WHEN_LABELS:
-        return labelled[:3]
-    arms = ("/then", "/otherwise")
+        return flow_first(labelled)
     if target == "predicate":
-        mine = sorted(a for a in addresses if a.startswith(f"{flow}/") and a.endswith(arms))
-        return (mine or sorted(a for a in addresses if a.endswith(arms)))[:3]
+        return flow_first(sorted(a for a in addresses if a.endswith(("/then", "/otherwise"))))
     if labelled:  # a composite step: what can be stubbed inside it
-        inside = sorted(a for a in addresses if any(a.startswith(f"{c}/") for c in labelled))
-        return inside[:3]
+        labelled = flow_first(labelled)
+        return sorted(a for a in addresses if any(a.startswith(f"{c}/") for c in labelled))[:3]
     return difflib.get_close_matches(target, sorted(known), n=3, cutoff=0.6)
 
 
