@@ -36,7 +36,7 @@ from executor._plan import Plan, independent_plan, item_plan
 from executor._results import StepResult
 from executor._retry import Retry
 from executor._runtime import Program, SubRun
-from executor._step import Step, StepParam, _check_name
+from executor._step import Step, StepParam, _check_name, unlisted
 from executor.cache._policy import CachePolicy
 
 if TYPE_CHECKING:
@@ -77,8 +77,11 @@ def _union_params(
     return tuple(StepParam(name, has_default) for name, has_default in merged.items())
 
 
-def _target(obj: Step[..., Any] | Flow | Callable[..., Any], name: str) -> Step[..., Any]:
-    """A branch, body or map target as a step; a lambda takes the composite's label."""
+def _target(
+    obj: Step[..., Any] | Flow | Callable[..., Any], name: str, *, listed: bool = True
+) -> Step[..., Any]:
+    """A branch, body or map target as a step; a lambda takes the composite's label
+    (``listed=False``: a label the engine chose, not a step name a stub may use)."""
     from executor._flow import Flow
 
     if isinstance(obj, Flow):
@@ -86,13 +89,16 @@ def _target(obj: Step[..., Any] | Flow | Callable[..., Any], name: str) -> Step[
     if isinstance(obj, Step):
         return obj
     own = getattr(obj, "__name__", "")
-    return Step(obj, name=own if own.isidentifier() else name)
+    if own.isidentifier():
+        return Step(obj, name=own)
+    return Step(obj, name=name) if listed else unlisted(obj, name)
 
 
 class CompositeStep(Step[..., Any]):
     """A step made of other steps. Subclasses give ``program``, ``parts`` and ``kind``."""
 
     is_composite = True
+    _listed = False  # never called through the step executor: no name to stub
     kind = "composite"
 
     def __init__(
@@ -404,8 +410,10 @@ class WhenStep(CompositeStep):
         name: str,
         **options: Any,
     ) -> None:
+        # The predicate is never called as a step (its value picks the arm): a name
+        # the engine gives it is no name to stub.
         self.predicate = (
-            predicate if isinstance(predicate, Step) else Step(predicate, name="predicate")
+            predicate if isinstance(predicate, Step) else unlisted(predicate, "predicate")
         )
         if self.predicate.is_async:
             raise FlowDefinitionError(f"when step {name!r}: the predicate must be a sync function")
@@ -642,8 +650,8 @@ def when(
     label = name if name is not None else (f"when_{own}" if own.isidentifier() else "when")
     return WhenStep(
         predicate,
-        _target(then, "then"),
-        None if otherwise is None else _target(otherwise, "otherwise"),
+        _target(then, "then", listed=False),
+        None if otherwise is None else _target(otherwise, "otherwise", listed=False),
         label,
         **options,
     )

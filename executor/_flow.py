@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,41 @@ if TYPE_CHECKING:
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32
+
+_cache_generation = 0
+"""Bumped by :func:`renew_default_caches`: a flow whose default cache belongs to an
+older generation starts a new, empty one on its next use."""
+_generation_lock = threading.Lock()
+
+
+_ALIVE_FLOWS: weakref.WeakSet[Flow] = weakref.WeakSet()
+"""Every flow built in this process and still referenced (for :func:`known_addresses`)."""
+
+
+def known_addresses() -> frozenset[str]:
+    """The addresses of the steps of every flow alive in this process now, with the
+    arms of their ``when`` steps (``f/step``, ``f/check/then``); map items, loop
+    iterations and the steps of sub-flows are not listed."""
+    found = set()
+    for flow in list(_ALIVE_FLOWS):
+        for s in flow.steps:
+            address = f"{flow.name}/{s.name}"
+            found.add(address)
+            # By kind, not isinstance: a harness may have re-imported the module.
+            if s.is_composite and getattr(s, "kind", None) == "when":
+                found.add(f"{address}/then")
+                if getattr(s, "otherwise", None) is not None:
+                    found.add(f"{address}/otherwise")
+    return frozenset(found)
+
+
+def renew_default_caches() -> None:
+    """From now on, every flow's default cache starts empty (see
+    :func:`executor.testing.renew_default_caches`)."""
+    global _cache_generation
+    with _generation_lock:
+        _cache_generation += 1
+
 
 RUN_OPTIONS = frozenset(
     {
@@ -117,7 +153,9 @@ class Flow:
         self._inputs = MappingProxyType(dict(sorted(inputs.items())))
         self._plans: dict[frozenset[str] | None, Plan] = {}
         self._default_cache: MemoryCache | None = None
+        self._default_cache_generation = -1
         self._lock = threading.Lock()
+        _ALIVE_FLOWS.add(self)
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r}: {', '.join(s.name for s in self._steps)}>"
@@ -135,12 +173,14 @@ class Flow:
     @property
     def default_cache(self) -> MemoryCache:
         """The cache used by this flow's cached steps when neither the step's policy,
-        the run nor the core names one: in memory, shared by runs of this flow object."""
+        the run nor the core names one: in memory, shared by runs of this flow object
+        (a test harness renews it for each test: :func:`executor.testing.renew_default_caches`)."""
         from executor.cache._memory import MemoryCache
 
         with self._lock:
-            if self._default_cache is None:
+            if self._default_cache is None or self._default_cache_generation != _cache_generation:
                 self._default_cache = MemoryCache()
+                self._default_cache_generation = _cache_generation
             return self._default_cache
 
     def as_step(

@@ -107,6 +107,9 @@ class Step(Generic[P, R]):
     is_async: bool
     is_composite: bool = False
     """Composite steps (parallel, map_over, ...) run nested plans instead of a call."""
+    _listed: bool = True
+    """Whether :func:`known_step_names` lists the name: not for a composite (never
+    called through the step executor) nor a part the engine named (:func:`unlisted`)."""
 
     def __init__(
         self,
@@ -146,10 +149,31 @@ class Step(Generic[P, R]):
         if critical is not False:  # else the class default, False
             self.critical = bool(critical)
         self.cache = None if cache is None else _check_cache(name, cache)
-        _note_name(name)
+        if self._listed:
+            _note_name(name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
+
+    # pytest stores marks on the object it decorates, as ``obj.pytestmark``. Given
+    # one lone callable argument, ``@pytest.mark.NAME(step)`` takes the step for the
+    # object to mark: the marker gets no steps and the test function is replaced by
+    # ``step(test)``, which crashes in the step's own code or, worse, passes. A step
+    # is never a test, so storing a mark on one is always that mistake: say so.
+    @property
+    def pytestmark(self) -> list[Any]:
+        """Always absent: a step carries no pytest marks (see the setter)."""
+        raise AttributeError("pytestmark")
+
+    @pytestmark.setter
+    def pytestmark(self, marks: list[Any]) -> None:
+        name = getattr(marks[-1], "name", "NAME") if marks else "NAME"
+        raise FlowDefinitionError(
+            f"@pytest.mark.{name}({self.name}) gives the marker a lone step, and pytest "
+            f"takes a lone callable argument for the object to decorate: the marker would "
+            f"get no steps and the test would be replaced by a call of step {self.name!r}; "
+            f"pass the step in a list: @pytest.mark.{name}([{self.name}])"
+        )
 
     def program(
         self, inputs: dict[str, Any], context: Any, address: str, order: tuple[int, ...]
@@ -289,9 +313,24 @@ def _fold_names() -> None:
 
 
 def known_step_names() -> frozenset[str]:
-    """The names of the steps built in this process so far."""
+    """The names a stub can answer: those of the leaf steps built in this process so
+    far (composites and the parts the engine names itself are left out)."""
     _fold_names()
     return frozenset(_KNOWN_NAMES)
+
+
+class _UnlistedStep(Step[..., Any]):
+    """A step whose name the engine made up: see :func:`unlisted`."""
+
+    _listed = False
+
+
+def unlisted(fn: Callable[..., Any], name: str) -> Step[..., Any]:
+    """``fn`` as a step named ``name`` that :func:`known_step_names` leaves out: a part
+    whose name the engine made up (a ``when`` predicate, which is never called as a
+    step; a lambda arm named after its label), so that a stub naming it is reported,
+    not accepted in silence."""
+    return _UnlistedStep(fn, name=name)
 
 
 def _module_attribute(module: str | None, qualname: str) -> object:

@@ -39,9 +39,11 @@ __all__ = [
     "encode_value",
     "intercept",
     "intercepting",
+    "known_addresses",
     "known_step_names",
     "observe",
     "observers",
+    "renew_default_caches",
     "temporary_beside",
 ]
 
@@ -254,10 +256,36 @@ def intercepting() -> Interceptor | None:
 
 
 def known_step_names() -> frozenset[str]:
-    """The names of every step built in this process so far (for typo hints)."""
+    """The names a stub can answer: those of every leaf step built in this process so
+    far (for typo hints). Composite steps, a ``when``'s predicate and the lambda arms
+    it names ``then``/``otherwise`` are not among them: address those."""
     from executor._step import known_step_names as names
 
     return names()
+
+
+def known_addresses() -> frozenset[str]:
+    """The addresses of the steps of every flow alive in this process now, with their
+    ``when`` arms (``report/fetch``, ``orders/check/then``), for "did you mean" hints.
+    Map items, loop iterations and the steps of sub-flows are not listed."""
+    from executor._flow import known_addresses as addresses
+
+    return addresses()
+
+
+def renew_default_caches() -> None:
+    """Give every flow in this process an empty default cache from now on.
+
+    A flow's :attr:`~executor.Flow.default_cache` lives as long as the flow object,
+    usually a module global: without this, a cached step that ran in one test is a
+    cache hit in the next, and what a test sees depends on which tests ran before it
+    in the same process. The pytest plugin calls this before each test. Caches a user
+    passes explicitly (``cache=``, ``CachePolicy(cache=...)``, ``ExecutorCore(cache=...)``)
+    are left alone: sharing those is the user's choice.
+    """
+    from executor._flow import renew_default_caches as renew
+
+    renew()
 
 
 _observers: tuple[object, ...] = ()

@@ -10,6 +10,7 @@ never runs under a frozen clock or inside replay: it is skipped, saying why.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_flowexec._session_data import SessionData
+
 if TYPE_CHECKING:
     from executor import Flow, FlowResult
     from pytest_flowexec import _bench_stats as bench
 
-WORKEROUTPUT_KEY = "flowexec_benchmarks"
 MARKER = "flow_benchmark"
 _DEFAULT_MIN_ROUNDS = 5
 _DEFAULT_MAX_ROUNDS = 10_000
@@ -120,8 +122,26 @@ class BenchmarkSession:
     tracing: bool = False
     baseline: dict[str, bench.Result] | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """What an xdist worker hands the controller (named by xdist's worker id)."""
+        return {
+            "results": [r.to_json() for r in self.results],
+            "tracing": self.tracing,
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", ""),
+        }
+
+    def add(self, data: Mapping[str, Any]) -> None:
+        from pytest_flowexec import _bench_stats as bench
+
+        self.results += [bench.Result.from_json(entry) for entry in data["results"]]
+        self.tracing = self.tracing or data["tracing"]
+        # every worker counts: a benchmark shares the machine with whatever the
+        # others run meanwhile, benchmarks or not
+        self.workers.add(data["worker"])
+
 
 SESSION = pytest.StashKey[BenchmarkSession]()
+DATA = SessionData("flowexec_benchmarks", SESSION)
 
 
 def _is_benchmark(item: pytest.Item) -> bool:
@@ -347,12 +367,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     config = session.config
     state = config.stash[SESSION]
-    workeroutput = getattr(config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller reports and saves
-        workeroutput[WORKEROUTPUT_KEY] = {
-            "results": [r.to_json() for r in state.results],
-            "tracing": state.tracing,
-        }
+    if DATA.hand_over(config):  # an xdist worker: the controller reports and saves
         return
     if not state.results:
         return
@@ -373,27 +388,14 @@ def _write(path: Path, text: str) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
-    if data is None:
-        return
-    from pytest_flowexec import _bench_stats as bench
-
-    state = node.config.stash[SESSION]
-    results = [bench.Result.from_json(entry) for entry in data["results"]]
-    state.results += results
-    state.tracing = state.tracing or data["tracing"]
-    # every worker counts: a benchmark shares the machine with whatever the
-    # others run meanwhile, benchmarks or not
-    state.workers.add(str(node.workerinput["workerid"]))
+    DATA.take(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     from pytest_flowexec import _bench_stats as bench
 
-    if getattr(config, "workeroutput", None) is not None:
-        return
-    state = config.stash[SESSION]
-    if not state.results:
+    state = DATA.to_report(config)
+    if state is None or not state.results:
         return
     write = terminalreporter.line
     terminalreporter.section("flowexec benchmarks")

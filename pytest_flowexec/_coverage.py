@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-WORKEROUTPUT_KEY = "flowexec_step_coverage"
+from pytest_flowexec._session_data import SessionData
+
 _CHILD_WAIT = 15.0
 """Seconds to wait, at most, for worker processes to exit and save their coverage."""
 
@@ -63,8 +64,15 @@ class CoverageSession:
         self.stragglers = 0
         """Worker processes still alive when coverage.py was about to combine."""
 
+    def to_json(self) -> dict[str, Any]:
+        return self.data.to_json()
+
+    def add(self, data: Mapping[str, Any]) -> None:
+        self.data.add(data)
+
 
 SESSION = pytest.StashKey[CoverageSession]()
+DATA = SessionData("flowexec_step_coverage", SESSION)
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -154,9 +162,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state is None:
         return
     state.stack.close()
-    workeroutput = getattr(config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller reports
-        workeroutput[WORKEROUTPUT_KEY] = state.data.to_json()
+    if DATA.hand_over(config):  # an xdist worker: the controller reports
         return
     target = config.getoption("flow_coverage_json")
     if target is not None:
@@ -170,15 +176,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    state = node.config.stash.get(SESSION, None)
-    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
-    if state is not None and data is not None:
-        state.data.add(data)
+    DATA.take(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    state = config.stash.get(SESSION, None)
-    if state is None or getattr(config, "workeroutput", None) is not None:
+    state = DATA.to_report(config)
+    if state is None:
         return
     data = state.data
     write = terminalreporter.line

@@ -12,12 +12,13 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-import math
 import random
 import sys
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+from pytest_flowexec._exact import exact_diff
 
 if TYPE_CHECKING:
     from executor import FlowResult
@@ -232,75 +233,6 @@ def _status(entry: tuple[str, Any]) -> str:
 
 def _union(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:
     return list(first) + [k for k in second if k not in first]
-
-
-def exact_diff(
-    a: Any, b: Any, label_a: str, label_b: str, order_note: str = "", path: str = ""
-) -> list[str]:
-    """Where ``a`` and ``b`` differ, as ``path: a (label_a) vs b (label_b)`` lines.
-
-    Exact: types must match (``1`` is not ``1.0``), dict order must match, NaN equals
-    NaN and ``-0.0`` is not ``0.0``.
-    """
-
-    def line(note: str) -> list[str]:
-        return [f"{path}: {note}"]
-
-    def both(x: Any, y: Any, extra: str = "") -> list[str]:
-        return line(f"{_short(x)} ({label_a}) vs {_short(y)} ({label_b}){extra}")
-
-    if type(a) is not type(b):
-        return both(a, b, f" (types {type(a).__name__} vs {type(b).__name__})")
-    if isinstance(a, dict):
-        if a.keys() != b.keys():
-            gone = [k for k in a if k not in b]
-            new = [k for k in b if k not in a]
-            return line(f"keys only in {label_a}: {gone!r}; keys only in {label_b}: {new!r}")
-        found: list[str] = []
-        for key in a:
-            found += exact_diff(a[key], b[key], label_a, label_b, order_note, f"{path}[{key!r}]")
-        if not found and list(a) != list(b):
-            found = line(
-                f"same items in another order: {list(a)!r} ({label_a}) vs {list(b)!r} "
-                f"({label_b}){order_note}"
-            )
-        return found
-    if isinstance(a, (list, tuple)):
-        if len(a) != len(b):
-            return both(a, b, f" (lengths {len(a)} vs {len(b)})")
-        found = []
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found += exact_diff(x, y, label_a, label_b, order_note, f"{path}[{i}]")
-        return found
-    if isinstance(a, float):
-        same = (math.isnan(a) and math.isnan(b)) or (
-            a == b and math.copysign(1, a) == math.copysign(1, b)
-        )
-        return [] if same else both(a, b)
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        found = []
-        for field in dataclasses.fields(a):
-            found += exact_diff(
-                getattr(a, field.name),
-                getattr(b, field.name),
-                label_a,
-                label_b,
-                order_note,
-                f"{path}.{field.name}",
-            )
-        return found
-    try:
-        equal = bool(a == b)
-    except Exception:
-        equal = False
-    if not equal and getattr(type(a), "__eq__", None) is object.__eq__:
-        equal = repr(a) == repr(b)  # no __eq__ of its own: compare what it shows
-    return [] if equal else both(a, b)
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- why runs differ --------------------------------------------------------------

@@ -10,12 +10,14 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_flowexec._session_data import SessionData
 
 CHILD_ENV = "FLOWEXEC_DETERMINISM_CHILD"
 """Set in the subprocess that re-runs a test under another PYTHONHASHSEED: where it
@@ -35,13 +37,14 @@ class Tally:
     def to_json(self) -> dict[str, Any]:
         return {"flows": self.flows, "runs": self.runs, "notes": list(self.notes)}
 
-    def add(self, data: dict[str, Any]) -> None:
+    def add(self, data: Mapping[str, Any]) -> None:
         self.flows += data["flows"]
         self.runs += data["runs"]
         self.notes += data["notes"]
 
 
 TALLY = pytest.StashKey[Tally]()
+DATA = SessionData("flowexec_determinism", TALLY)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -369,23 +372,17 @@ def _check_hash_seeds(item: pytest.Item, options: Any, references: list[Any]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:
-        workeroutput["flowexec_determinism"] = session.config.stash[TALLY].to_json()
+    DATA.hand_over(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    data = getattr(node, "workeroutput", {}).get("flowexec_determinism")
-    if data is not None:
-        node.config.stash[TALLY].add(data)
+    DATA.take(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if getattr(config, "workeroutput", None) is not None:
-        return
-    tally = config.stash[TALLY]
-    if not (tally.flows or tally.notes):
+    tally = DATA.to_report(config)
+    if tally is None or not (tally.flows or tally.notes):
         return
     terminalreporter.section("flowexec determinism")
     terminalreporter.line(f"checked {tally.flows} flow run(s) with {tally.runs} re-run(s)")

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
+from pytest_flowexec._session_data import SessionData
+
 if TYPE_CHECKING:
     from executor import FlowResult
     from pytest_flowexec import _golden as golden
 
 _lifecycle = pluggy.HookimplMarker("flowexec")
 """``executor.hookimpl`` without importing the engine (same project name)."""
-WORKEROUTPUT_KEY = "flowexec_regression"
 _MAX_SHOWN = 30
 """Differences listed in a failure; the obtained file has them all."""
 
@@ -136,6 +137,7 @@ class RegressionSession:
 
 
 SESSION = pytest.StashKey[RegressionSession]()
+DATA = SessionData("flowexec_regression", SESSION)
 CHECKER = pytest.StashKey["Regression"]()
 
 
@@ -370,9 +372,7 @@ class _OutcomeNotes:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash[SESSION]
     state.stopped = bool(session.shouldstop or session.shouldfail)
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller reports
-        workeroutput[WORKEROUTPUT_KEY] = state.to_json()
+    if DATA.hand_over(session.config):  # an xdist worker: the controller reports
         return
     if state.stopped or not state.module_dirs:
         return  # interrupted, or no golden files: nothing to call unused
@@ -385,16 +385,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
-    if data is not None:
-        node.config.stash[SESSION].add(data)
+    DATA.take(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if getattr(config, "workeroutput", None) is not None:
-        return
-    state = config.stash[SESSION]
-    if not (state.used or state.unused):
+    state = DATA.to_report(config)
+    if state is None or not (state.used or state.unused):
         return
     terminalreporter.section("flowexec regression")
     terminalreporter.line(

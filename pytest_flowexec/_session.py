@@ -102,10 +102,10 @@ class TestRun:
         return self.mock.wrap(step_executor) if self.mock is not None else step_executor
 
     def tap_run(self, flow: str, inputs: Mapping[str, Any]) -> RunTap | None:
-        from executor.testing import RunTap, encode_value, known_step_names
+        from executor.testing import RunTap, encode_value, known_addresses, known_step_names
 
-        if self.mock is not None:
-            self.mock.check_targets(known_step_names(), flow)  # a typo, before any step
+        if self.mock is not None and self.mock.unchecked():  # a typo, before any step
+            self.mock.check_targets(known_step_names(), known_addresses(), flow)
         if self.action == "none":
             return None
         k = len(self.taps)
@@ -197,6 +197,10 @@ class TestRun:
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(intercept(self))
+            if self.mock is not None:
+                from executor.testing import observe
+
+                stack.enter_context(observe(self.mock.observer()))
             if self.action != "none":
                 import freezegun
 
@@ -228,7 +232,12 @@ class TestRun:
         self.count(stats)
         if self.mock is not None:
             for target in self.mock.unmatched():
-                problems.append(f"flow_mock: {target!r} matched no step ({self._what_ran()})")
+                why = (
+                    ": it is a composite step, and a stub answers the steps inside it"
+                    if self.mock.composite(target)
+                    else ""
+                )
+                problems.append(f"flow_mock: {target!r} matched no step{why}; {self._what_ran()}")
         if self.action == "validate":
             for k, (_, _, tap) in enumerate(self.taps):
                 for mismatch in tap.mismatches:
@@ -248,15 +257,16 @@ class TestRun:
         return problems
 
     def _what_ran(self) -> str:
-        """The steps this test's runs went through, replayed ones included."""
+        """Every address this test's runs reached and how (live, replayed, cached,
+        stubbed, never: ``--flow-coverage``'s words)."""
         assert self.mock is not None
-        seen = self.mock.seen()
-        if seen:
-            return f"steps run in this test: {', '.join(seen)}"
+        reached = self.mock.reached()
+        if reached:
+            return f"addresses this test's runs reached: {', '.join(reached)}"
         if self.taps:
             flows = ", ".join(sorted({flow for flow, _, _ in self.taps}))
             return f"flows run in this test: {flows}, none of whose steps matched"
-        return "steps run in this test: none: no flow ran"
+        return "addresses this test's runs reached: none: no flow ran"
 
     def _write(self, stats: Stats) -> None:
         from executor.testing import encode_value

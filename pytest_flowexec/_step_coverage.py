@@ -158,11 +158,7 @@ class Observer:
     @_lifecycle
     def step_end(self, address: str, result: Any) -> None:
         status = result.status.value
-        how = _HOW_OF_STATUS.get(status, "live")
-        if how == "live" and self.stubs is not None and self.stubs.answered(address):
-            how = "stubbed"
-        elif how == "live" and _replayed_by_test(address):
-            how = "replayed"  # test replay reports the recorded status; its tap knows
+        how = how_it_ran(address, status, self.stubs)
         with self._lock:
             self.data.count(address, how)
             if status == "timed_out":
@@ -201,6 +197,17 @@ class Observer:
                 self.data.arm(f"{opened.key} exit: max_iterations", True)
             elif ok:
                 self.data.arm(f"{opened.key} exit: until", True)
+
+
+def how_it_ran(address: str, status: str, stubs: Any) -> str:
+    """How the invocation at ``address`` that ended with ``status`` got its outcome:
+    one of :data:`HOWS` (``stubs``: the running test's ``flow_mock``, if any)."""
+    how = _HOW_OF_STATUS.get(status, "live")
+    if how == "live" and stubs is not None and stubs.answered(address):
+        return "stubbed"
+    if how == "live" and _replayed_by_test(address):
+        return "replayed"  # test replay reports the recorded status; its tap knows
+    return how
 
 
 def _replayed_by_test(address: str) -> bool:

@@ -7,6 +7,7 @@ in ``config.stash``, and xdist workers hand their summary to the controller.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from pytest_flowexec import hookspecs
 from pytest_flowexec._mock import FlowMock
 from pytest_flowexec._recording import RecordingError, default_location
 from pytest_flowexec._session import MODES, Stats, TestRun
+from pytest_flowexec._session_data import SessionData
 
 STATS = pytest.StashKey[Stats]()
+DATA = SessionData("flowexec", STATS)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,6 +124,18 @@ def recording_path(item: pytest.Item) -> Path:
     return Path(chosen) if chosen is not None else default
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Each test starts with empty default caches, before its fixtures run: a cached
+    # step that ran in an earlier test must not be a hit here (results would depend on
+    # test order and on how xdist splits the tests). No flow exists until the engine
+    # is imported, so a session that never imports it pays nothing.
+    if "executor._flow" in sys.modules:
+        from executor.testing import renew_default_caches
+
+        renew_default_caches()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     mode = _mode(item)
@@ -167,23 +182,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller reports
-        workeroutput["flowexec"] = session.config.stash[STATS].to_json()
+    DATA.hand_over(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    data = getattr(node, "workeroutput", {}).get("flowexec")
-    if data is not None:
-        node.config.stash[STATS].add(data)
+    DATA.take(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if getattr(config, "workeroutput", None) is not None:
-        return
-    stats = config.stash[STATS]
-    if not (stats.tests or stats.unused or stats.files_written):
+    stats = DATA.to_report(config)
+    if stats is None or not (stats.tests or stats.unused or stats.files_written):
         return
     terminalreporter.section("flowexec")
     terminalreporter.line(

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import enum
 import functools
-import math
 import pathlib
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
+
+from pytest_flowexec._exact import exact_diff
 
 __all__ = [
     "SampleColor",
@@ -161,34 +161,14 @@ def codec_values(*, max_leaves: int = 25) -> st.SearchStrategy[Any]:
 
 
 def exact_copy(a: Any, b: Any) -> bool:
-    """Whether ``b`` is an exact copy of ``a``: equal, same types, same dict order.
+    """Whether ``b`` is an exact copy of ``a``: equal, same types all the way down,
+    same dict order.
 
-    Floats compare by bits (``-0.0`` is not ``0.0``; NaN equals NaN), datetimes
-    and times also by their zone.
+    Floats compare by bits (``-0.0`` is not ``0.0``; NaN equals NaN), decimals by
+    their digits, datetimes and times also by their zone. This is the determinism
+    marker's comparison finding no difference: one definition of "exact".
     """
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (
-            a == b and math.copysign(1, a) == math.copysign(1, b)
-        )
-    if isinstance(a, decimal.Decimal):
-        return str(a) == str(b)
-    if isinstance(a, (dt.datetime, dt.time)):
-        return a == b and str(a.tzinfo) == str(b.tzinfo) and a.utcoffset() == b.utcoffset()
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(
-            exact_copy(k, j) and exact_copy(a[k], b[j]) for k, j in zip(a, b, strict=True)
-        )
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(exact_copy(x, y) for x, y in zip(a, b, strict=True))
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        return all(
-            exact_copy(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
-        )
-    if isinstance(a, (set, frozenset)):
-        return a == b and {type(x) for x in a} == {type(x) for x in b}
-    return bool(a == b)
+    return not exact_diff(a, b, "a", "b")
 
 
 def _names() -> st.SearchStrategy[str]:

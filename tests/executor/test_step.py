@@ -157,6 +157,20 @@ def test_wrapped_and_marked_functions_take_the_general_path():
         step(positional_only)
 
 
+def test_a_pytest_mark_given_a_lone_step_names_the_fix():
+    @step
+    def same(x: int) -> int:
+        return x
+
+    assert getattr(same, "pytestmark", []) == []
+    with pytest.raises(FlowDefinitionError) as raised:
+        pytest.mark.flow_cache_keys(same)
+    assert str(raised.value).endswith(
+        "pass the step in a list: @pytest.mark.flow_cache_keys([same])"
+    )
+    assert pytest.mark.flow_cache_keys([same]).args == ([same],)
+
+
 def _functions(count: int) -> list:
     namespace: dict = {}
     exec("\n".join(f"def f{i}(a, b=1):\n    return a + b" for i in range(count)), namespace)

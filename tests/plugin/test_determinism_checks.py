@@ -1,14 +1,19 @@
 """The comparisons behind flow_determinism, in-process (the sessions are in
 test_determinism_marker.py)."""
 
+import copy
+import datetime as dt
 import math
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
 
 from executor import Flow, step
 from executor.testing import capture_runs
 from pytest_flowexec import _determinism as det
 from pytest_flowexec._properties_plugin import Tally, _matrix
+from pytest_flowexec.strategies import codec_values, exact_copy
 
 
 def test_exact_diff_is_exact_about_types_order_nan_and_signed_zero():
@@ -23,6 +28,33 @@ def test_exact_diff_is_exact_about_types_order_nan_and_signed_zero():
     assert det.exact_diff({"a": {"b": [1, 2]}}, {"a": {"b": [1, 3]}}, "x", "y") == [
         "['a']['b'][1]: 2 (x) vs 3 (y)"
     ]
+
+
+def test_exact_diff_and_exact_copy_are_one_definition_of_exact():
+    # exact_copy (strategies) is exact_diff (the determinism marker) finding nothing:
+    # these differences used to count for one and not the other.
+    utc, plus_one = dt.timezone.utc, dt.timezone(dt.timedelta(hours=1))
+    pairs = [
+        (Decimal("1.0"), Decimal("1.00"), [": Decimal('1.0') (x) vs Decimal('1.00') (y)"]),
+        (
+            dt.datetime(2024, 1, 1, 12, tzinfo=utc),
+            dt.datetime(2024, 1, 1, 13, tzinfo=plus_one),
+            ["*"],
+        ),
+        ({1: "a"}, {True: "a"}, [" key 1: 1 (x) vs True (y) (types int vs bool)"]),
+        ({1, 2}, {1.0, 2}, ["*"]),
+    ]
+    for a, b, expected in pairs:
+        found = det.exact_diff(a, b, "x", "y")
+        assert found and (expected == ["*"] or found == expected), (a, b, found)
+        assert not exact_copy(a, b)
+        assert exact_copy(a, a) and det.exact_diff(a, a, "x", "y") == []
+
+
+@given(codec_values())
+def test_a_deep_copy_is_exact_by_both(value):
+    twin = copy.deepcopy(value)
+    assert det.exact_diff(value, twin, "x", "y") == [] and exact_copy(value, twin)
 
 
 class Opaque:

@@ -307,6 +307,49 @@ def test_misuse_is_named(plain, pytester):
     assert result.ret != 0
 
 
+def test_a_lone_step_in_the_cache_keys_marker_is_refused_with_the_fix(session, pytester):
+    # pytest takes a lone callable mark argument for the object to decorate: the test
+    # became step(test) and crashed in the step's code (fetch) or, for a step that
+    # returns its argument (same), passed having checked nothing.
+    pytester.makepyfile(
+        test_crashed="""
+        import pytest
+        import app
+
+        @pytest.mark.flow_cache_keys(app.fetch)
+        def test_keys(flow_cache_keys_step):
+            pass
+        """,
+        test_silent="""
+        import pytest
+        from executor import step
+
+        @step
+        def same(x: int) -> int:
+            return x
+
+        @pytest.mark.flow_cache_keys(same)
+        def test_keys():
+            pass
+        """,
+    )
+    result = session()
+    outcomes = result.parseoutcomes()  # each xdist worker reports the collection errors
+    assert result.ret != 0 and outcomes["errors"] >= 2 and "passed" not in outcomes
+    result.stdout.fnmatch_lines_random(
+        [
+            "*ERROR*test_crashed.py*",
+            "*ERROR*test_silent.py*",
+            "*FlowDefinitionError: @pytest.mark.flow_cache_keys(fetch) gives the marker a lone "
+            "step, and pytest takes a lone callable argument for the object to decorate: the "
+            "marker would get no steps and the test would be replaced by a call of step "
+            "'fetch'; pass the step in a list: @pytest.mark.flow_cache_keys([[]fetch])",
+            "*@pytest.mark.flow_cache_keys(same) gives the marker a lone step*"
+            "@pytest.mark.flow_cache_keys([[]same])",
+        ]
+    )
+
+
 def test_the_cache_keys_marker_generates_a_test_per_step(session, pytester):
     pytester.makepyfile(
         test_it="""

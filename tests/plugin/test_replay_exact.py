@@ -270,7 +270,10 @@ def test_under_replay_an_unmatched_stub_says_what_ran(run, pytester):
     result = run("--flow-replay", "-k", "test_other")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*'orders/enriched[[]9]' matched no step (steps run in this test: *orders/enriched[[]0]*"]
+        [
+            "*'orders/enriched[[]9]' matched no step; addresses this test's runs reached: "
+            "*orders/enriched[[]0] (replayed)*"
+        ]
     )
     result.stdout.no_fnmatch_line("*no flow ran*")
 

@@ -222,3 +222,15 @@ def test_sqlite_cache_is_shared_between_processes(tmp_path):
     ]
     assert outs == [["completed", "81"], ["cached", "81"]]
     assert len(SQLiteCache(db)) == 1
+
+
+def test_renewing_default_caches_empties_them_but_not_explicit_ones():
+    from executor.testing import renew_default_caches
+
+    flow, explicit = Flow("f", [steps.slow_square]), MemoryCache()
+    flow.run(x=7)
+    flow.run(x=7, cache=explicit)
+    renew_default_caches()
+    assert flow.run(x=7).steps["f/slow_square"].status is StepStatus.COMPLETED
+    assert flow.run(x=7).steps["f/slow_square"].status is StepStatus.CACHED
+    assert flow.run(x=7, cache=explicit).steps["f/slow_square"].status is StepStatus.CACHED
