@@ -52,14 +52,23 @@ def test_defining_steps_and_a_flow_loads_none_of_them_either():
 
 
 def test_lazy_names_resolve_to_their_modules_objects():
-    from executor._composites import map_over
-    from executor._core import ExecutorCore
-    from executor._hooks import hookimpl
-
-    assert executor.ExecutorCore is ExecutorCore
-    assert executor.map_over is map_over
-    assert executor.hookimpl is hookimpl
-    assert set(executor.__all__) <= set(dir(executor))
+    # In a fresh process: pytester sessions earlier in this worker restore
+    # sys.modules when they end, so modules first imported inside one are imported
+    # again later, and objects from before and after are rightly not the same.
+    script = (
+        "import executor\n"
+        "from executor._composites import map_over\n"
+        "from executor._core import ExecutorCore\n"
+        "from executor._hooks import hookimpl\n"
+        "assert executor.ExecutorCore is ExecutorCore\n"
+        "assert executor.map_over is map_over\n"
+        "assert executor.hookimpl is hookimpl\n"
+        "assert set(executor.__all__) <= set(dir(executor))\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
 
 
 def test_a_lazy_name_works_first_thing_in_a_fresh_process():
