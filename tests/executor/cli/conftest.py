@@ -138,6 +138,31 @@ def project(tmp_path):
     return tmp_path
 
 
+# Values with an order, types JSON lacks and text that looks like markup: what the
+# CLI shows of them must be the values themselves.
+VALUES = """
+import datetime
+from executor import Flow, step
+
+@step
+def build(n: int, options: dict) -> dict:
+    return {"zeta": n, "alpha": {"y": 1, "x": (1, 2)}, "on": datetime.date(2026, 1, 2)}
+
+@step
+def boom(text: str) -> str:
+    raise ValueError(f"bad value [red]{text}[/red] in [b]")
+
+shaped = Flow("shaped", [build])
+loud = Flow("loud", [boom])
+"""
+
+
+@pytest.fixture
+def values_project(tmp_path):
+    (tmp_path / "values.py").write_text(textwrap.dedent(VALUES))
+    return tmp_path
+
+
 def measured(env):
     """``env`` plus what makes coverage (when this test run measures) measure the
     command's process too: the command is tested as users run it, in a subprocess.

@@ -4,37 +4,13 @@ trailing spaces when piped."""
 from __future__ import annotations
 
 import io
-import textwrap
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from executor._cli._console import TrimmedLines
 
 from .conftest import flowexec, latest_id
-
-VALUES = """
-import datetime
-from executor import Flow, step
-
-@step
-def build(n: int, options: dict) -> dict:
-    return {"zeta": n, "alpha": {"y": 1, "x": (1, 2)}, "on": datetime.date(2026, 1, 2)}
-
-@step
-def boom(text: str) -> str:
-    raise ValueError(f"bad value [red]{text}[/red] in [b]")
-
-shaped = Flow("shaped", [build])
-loud = Flow("loud", [boom])
-"""
-
-
-@pytest.fixture
-def values_project(tmp_path):
-    (tmp_path / "values.py").write_text(textwrap.dedent(VALUES))
-    return tmp_path
 
 
 def test_user_text_is_printed_as_is_not_as_markup(values_project):

@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
-import textwrap
 
-import pytest
 from hypothesis import given, settings
 
 from executor._codec import JSON_CODEC
@@ -16,28 +14,6 @@ from executor._shown import json_text, shown_data
 from pytest_flowexec.strategies import codec_values, exact_copy
 
 from .conftest import flowexec, latest_id
-
-VALUES = """
-import datetime
-from executor import Flow, step
-
-@step
-def build(n: int, options: dict) -> dict:
-    return {"zeta": n, "alpha": {"y": 1, "x": (1, 2)}, "on": datetime.date(2026, 1, 2)}
-
-@step
-def boom(text: str) -> str:
-    raise ValueError(f"bad value [red]{text}[/red] in [b]")
-
-shaped = Flow("shaped", [build])
-loud = Flow("loud", [boom])
-"""
-
-
-@pytest.fixture
-def values_project(tmp_path):
-    (tmp_path / "values.py").write_text(textwrap.dedent(VALUES))
-    return tmp_path
 
 
 def test_show_prints_inputs_in_their_real_order(values_project):
