@@ -92,7 +92,10 @@ class Watch:
             since = self._no_workers = self._no_workers or now
             if now - since >= NO_WORKERS_GRACE:
                 problem = f"the cluster has had no running worker for {now - since:.0f} s"
-                fix = f"Start workers for the scheduler at {address}, or use a cluster with some"
+                fix = (
+                    f"Start workers for the scheduler at {address}, "
+                    "or use a cluster that has workers"
+                )
                 return dict.fromkeys(keys, (problem, fix))
         dead = {}
         for key in keys:

@@ -195,7 +195,7 @@ class ClusterError(FlowError):
         self.problem = problem
         self.fix = fix
         super().__init__(
-            f'step {address!r} cannot end on executor="dask": {problem} (Dask task {key!r}). {fix}'
+            f'step {address!r} cannot end on executor="dask": {problem} (Dask task {key!r}). {fix}.'
         )
 
     def __reduce__(self) -> tuple[type[ClusterError], tuple[str, str, str, str]]:

@@ -340,8 +340,8 @@ class _InWorker:
         else:
             what, why = f"stubbed (flow_mock.stub({target!r}))", "a stub answers"
         raise AssertionError(
-            f"flow_mock: step {address!r} is {what} but runs in a worker process of a "
-            f"process executor (executor='parallel', or a process pool), and {why} only in "
+            f"flow_mock: step {address!r} is {what} but runs in another process "
+            f"(executor='parallel', executor='dask', or a process pool), and {why} only in "
             f"the test process; run this flow with executor='threaded' (or 'sequential') "
             f"in the test"
         )

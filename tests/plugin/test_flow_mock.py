@@ -143,8 +143,8 @@ def test_stubs_cannot_cross_into_processes(run, pytester):
                 app.report.run(url="u", executor="parallel")
             assert str(failed.value) == (
                 "step 'report/parse' failed: AssertionError: flow_mock: step 'report/parse' "
-                "is stubbed (flow_mock.stub('parse')) but runs in a worker process of a "
-                "process executor (executor='parallel', or a process pool), and a stub "
+                "is stubbed (flow_mock.stub('parse')) but runs in another process "
+                "(executor='parallel', executor='dask', or a process pool), and a stub "
                 "answers only in the test process; run this flow with executor='threaded' "
                 "(or 'sequential') in the test"
             )
@@ -154,7 +154,7 @@ def test_stubs_cannot_cross_into_processes(run, pytester):
             flow_mock.spy("report/fetch")
             with pytest.raises(StepFailed, match=(
                 r"step 'report/fetch' is spied on [(]flow_mock.spy[(]'report/fetch'[)][)] but "
-                r"runs in a worker process.*a spy records calls only in the test process"
+                r"runs in another process.*a spy records calls only in the test process"
             )):
                 app.report.run(url="u", executor="parallel")
             app.report.run(url="u")
