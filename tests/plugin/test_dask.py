@@ -47,7 +47,10 @@ def test_report(client):
 
 def test_stubs_stay_in_the_test_process(flow_mock):
     flow_mock.stub("parse", return_value=0)
-    with pytest.raises(StepFailed, match="flow_mock stubs live in the test process"):
+    with pytest.raises(StepFailed, match=(
+        r"step 'report/parse' is stubbed [(]flow_mock.stub[(]'parse'[)][)] but runs in "
+        r"another process [(]executor='parallel', executor='dask'"
+    )):
         dask_app.report.run(url="u", executor="dask", dask_address=ADDRESS)
     assert dask_app.report.run(url="u", executor="threaded")["parse"] == 0
 """
