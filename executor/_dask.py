@@ -17,6 +17,8 @@ pickled on the worker. Two things are Dask's own:
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import itertools
 import pickle
 import queue
@@ -24,6 +26,7 @@ import sys
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import CancelledError, Executor
 from types import ModuleType
 from typing import Any
@@ -48,10 +51,35 @@ LOST_POLL = 0.1
 def import_distributed() -> ModuleType:
     """The ``distributed`` module, or :class:`MissingExtra` naming the extra."""
     try:
-        import distributed
+        with _real_datetime_classes():
+            import distributed
     except ImportError as error:
         raise MissingExtra(WHERE, "distributed", "dask") from error
     return distributed
+
+
+@contextlib.contextmanager
+def _real_datetime_classes() -> Iterator[None]:
+    """The real ``datetime.date`` and ``datetime.datetime`` while Dask is imported.
+
+    A C extension Dask loads (msgpack's) checks the size of datetime's classes when it
+    is first imported. Under frozen time (freezegun: the plugin's record and replay,
+    or a user's test) those are freezegun's subclasses, and the check warns "datetime.date
+    size changed, may indicate binary incompatibility", which a project that turns
+    warnings into errors sees as a failed test. Dask keeps real time anyway.
+    """
+    api = sys.modules.get("freezegun.api")
+    if api is None or "distributed" in sys.modules or datetime.date is api.real_date:
+        yield
+        return
+    fakes = datetime.date, datetime.datetime
+    setattr(datetime, "date", api.real_date)  # noqa: B010 (a module's class, not a name)
+    setattr(datetime, "datetime", api.real_datetime)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(datetime, "date", fakes[0])  # noqa: B010
+        setattr(datetime, "datetime", fakes[1])  # noqa: B010
 
 
 def is_dask_executor(executor: Executor) -> bool:

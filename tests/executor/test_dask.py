@@ -519,3 +519,29 @@ def test_a_long_step_is_not_mistaken_for_a_stalled_one(dask_client, monkeypatch)
     monkeypatch.setattr(_dask_watch, "CHECK_EVERY", 0.1)
     result = ds.fan_out().run(n=1, executor="dask", max_concurrency=1)
     assert [result[name][2] != os.getpid() for name in ("nap_a", "nap_b", "nap_c")] == [True] * 3
+
+
+def test_dask_first_imported_under_frozen_time_warns_nothing():
+    """The plugin's record/replay freezes time, and a run on Dask is often the first
+    thing to import distributed: msgpack's C extension then saw freezegun's datetime
+    classes and warned "datetime.date size changed" (an error under -W error)."""
+    script = textwrap.dedent(
+        """
+        import datetime
+        import freezegun
+        from executor._dask import import_distributed
+
+        with freezegun.freeze_time("2026-01-02"):
+            import_distributed()
+            assert datetime.date.today() == datetime.date(2026, 1, 2)  # still frozen
+        print("imported")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported"
