@@ -363,14 +363,14 @@ def _compare(config: pytest.Config, session: BenchmarkSession, result: bench.Res
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    from pytest_flowexec import _bench_stats as bench
-
     config = session.config
     state = config.stash[SESSION]
     if DATA.hand_over(config):  # an xdist worker: the controller reports and saves
         return
     if not state.results:
-        return
+        return  # a session without benchmarks does not even import their statistics
+    from pytest_flowexec import _bench_stats as bench
+
     side_by_side = max(1, len(state.workers))
     text = bench.dump(state.results, side_by_side=side_by_side, tracing=state.tracing)
     save = config.getoption("flow_benchmark_save")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-
-from pytest_flowexec._step_coverage import HOWS, how_it_ran
 
 if TYPE_CHECKING:
     from executor import Step, StepExecutor
@@ -155,6 +152,8 @@ class FlowMock:
         with self._lock:
             _, hows = self._reached.setdefault(address, (name, []))
             if how not in hows:
+                from pytest_flowexec._step_coverage import HOWS
+
                 hows.append(how)
                 hows.sort(key=HOWS.index)
 
@@ -259,6 +258,8 @@ def _nearest(
     if labelled:  # a composite step: what can be stubbed inside it
         labelled = flow_first(labelled)
         return sorted(a for a in addresses if any(a.startswith(f"{c}/") for c in labelled))[:3]
+    import difflib
+
     return difflib.get_close_matches(target, sorted(known), n=3, cutoff=0.6)
 
 
@@ -266,7 +267,12 @@ class _Reach:
     """Tells a :class:`FlowMock` how each step of the test's runs ended."""
 
     def __init__(self, mock: FlowMock) -> None:
+        # Imported here, when a test uses flow_mock: the plugin module imports this
+        # one, and a session that never uses the plugin must not pay for it.
+        from pytest_flowexec._step_coverage import how_it_ran
+
         self._mock = mock
+        self._how_it_ran = how_it_ran
 
     @_lifecycle
     def step_start(self, address: str, step: Any, inputs: Any) -> None:
@@ -275,7 +281,7 @@ class _Reach:
 
     @_lifecycle
     def step_end(self, address: str, result: Any) -> None:
-        how = how_it_ran(address, result.status.value, self._mock)
+        how = self._how_it_ran(address, result.status.value, self._mock)
         self._mock._reach(address, result.name, how)
 
 

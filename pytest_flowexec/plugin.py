@@ -21,6 +21,7 @@ from pytest_flowexec._session import MODES, Stats, TestRun
 from pytest_flowexec._session_data import SessionData
 
 STATS = pytest.StashKey[Stats]()
+SESSION_MODES = pytest.StashKey[tuple[str | None, bool, str]]()
 DATA = SessionData("flowexec", STATS)
 
 
@@ -86,18 +87,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATS] = Stats()
 
 
+def _session_modes(config: pytest.Config) -> tuple[str | None, bool, str]:
+    """What the options and ini say for every test, read once a session: the mode the
+    command line forces (or None), whether the ini turns replay on, the default."""
+    found = config.stash.get(SESSION_MODES, None)
+    if found is None:
+        forced: str | None = None
+        if config.getoption("flow_validate"):
+            forced = "validate"
+        elif config.getoption("flow_replay"):
+            forced = "replay"
+        elif config.getoption("flow_record_mode") is not None:
+            forced = str(config.getoption("flow_record_mode"))
+        default = str(config.getoption("flow_record_mode") or config.getini("flow_record_mode"))
+        found = config.stash[SESSION_MODES] = (forced, bool(config.getini("flow_replay")), default)
+    return found
+
+
 def _mode(item: pytest.Item) -> str:
     """The test's mode. Precedence: --flow-validate, --flow-replay, an explicit
     --flow-record-mode (so marked tests can be re-recorded), the markers, the ini."""
-    config = item.config
-    if config.getoption("flow_validate"):
-        return "validate"
-    if config.getoption("flow_replay"):
-        return "replay"
-    explicit = config.getoption("flow_record_mode")
-    if explicit is not None:
-        return str(explicit)
-    if item.get_closest_marker("flow_replay") is not None or config.getini("flow_replay"):
+    forced, ini_replay, default = _session_modes(item.config)
+    if forced is not None:
+        return forced
+    if ini_replay or item.get_closest_marker("flow_replay") is not None:
         return "replay"
     marker = item.get_closest_marker("flow_record")
     if marker is not None:
@@ -107,7 +120,7 @@ def _mode(item: pytest.Item) -> str:
                 f"{item.nodeid}: flow_record mode must be one of {', '.join(MODES)}, got {mode!r}"
             )
         return str(mode)
-    return str(config.getoption("flow_record_mode") or config.getini("flow_record_mode"))
+    return default
 
 
 def recording_path(item: pytest.Item) -> Path:
