@@ -392,11 +392,11 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from pytest_flowexec import _bench_stats as bench
-
     state = DATA.to_report(config)
     if state is None or not state.results:
         return
+    from pytest_flowexec import _bench_stats as bench
+
     write = terminalreporter.line
     terminalreporter.section("flowexec benchmarks")
     notes = []
