@@ -13,7 +13,6 @@ import pytest
 
 from executor.state import (
     FileSystemStateBackend,
-    MemoryStateBackend,
     SQLiteStateBackend,
     StateCorrupted,
     StateError,
@@ -249,18 +248,6 @@ def test_a_run_whose_creation_failed_is_not_listed(tmp_path, monkeypatch):
 
 
 # -- all three backends -------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "files", "memory"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        backend = SQLiteStateBackend(tmp_path / "state.db")
-        yield backend
-        backend.close()
-    elif request.param == "files":
-        yield FileSystemStateBackend(tmp_path / "states")
-    else:
-        yield MemoryStateBackend()
 
 
 @pytest.mark.parametrize(

@@ -7,25 +7,12 @@ import pytest
 from executor import FlowInputError, RunStatus, StepFailed
 from executor.state import (
     FileSystemStateBackend,
-    MemoryStateBackend,
     SQLiteStateBackend,
     StateCorrupted,
     StateMetadata,
     StateStatus,
 )
 from tests.executor.state import state_steps as ss
-
-
-@pytest.fixture(params=["sqlite", "files", "memory"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        backend = SQLiteStateBackend(tmp_path / "state.db")
-        yield backend
-        backend.close()
-    elif request.param == "files":
-        yield FileSystemStateBackend(tmp_path / "states")
-    else:
-        yield MemoryStateBackend()
 
 
 def test_a_torn_last_line_is_cut_off_before_the_next_append(tmp_path, caplog):

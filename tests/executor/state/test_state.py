@@ -29,18 +29,6 @@ from executor.state import (
 from tests.executor.state import state_steps as ss
 
 
-@pytest.fixture(params=["sqlite", "files", "memory"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        backend = SQLiteStateBackend(tmp_path / ".flowexec" / "state.db")
-        yield backend
-        backend.close()
-    elif request.param == "files":
-        yield FileSystemStateBackend(tmp_path / "states")
-    else:
-        yield MemoryStateBackend()
-
-
 @dataclasses.dataclass
 class Ctx:
     user: str
