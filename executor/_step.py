@@ -361,16 +361,8 @@ def _rebuild_step(
     fn: Callable[..., Any] | Step[..., Any], options: tuple[Any, ...]
 ) -> Step[..., Any]:
     name, retry, timeout, version, critical, cache = options
-    if isinstance(fn, Step):
-        fn = fn.fn
-    return Step(
-        fn,
-        name=name,
-        retry=retry,
-        timeout=timeout,
-        version=version,
-        critical=critical,
-        cache=cache,
+    return _wrap(
+        fn.fn if isinstance(fn, Step) else fn, name, retry, timeout, version, critical, cache
     )
 
 

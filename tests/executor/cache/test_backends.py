@@ -9,16 +9,6 @@ from executor import FlowDefinitionError
 from executor.cache import CacheBackend, CacheFileError, MemoryCache, SQLiteCache
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    cache = SQLiteCache(tmp_path / "cache.db")
-    yield cache
-    cache.close()
-
-
 def test_backends_follow_the_protocol(backend):
     assert isinstance(backend, CacheBackend)
     assert backend.get("k") is None

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from executor import Flow, StepFailed, StepStatus, step
-from executor.cache import CacheFileError, CachePolicy, MemoryCache, SQLiteCache
+from executor.cache import CacheFileError, CachePolicy, SQLiteCache
 
 CALLS: list[int] = []
 
@@ -22,16 +22,6 @@ def double(n: int) -> dict[str, int]:
 
 def _flow() -> Flow:
     return Flow("twice", [double])
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    cache = SQLiteCache(tmp_path / "cache.db")
-    yield cache
-    cache.close()
 
 
 def _overwrite_sqlite_entry(cache: SQLiteCache, key: str, text: str) -> None:
