@@ -465,8 +465,9 @@ def os_error_reason(error: OSError) -> str:
     return error.strerror or str(error) or type(error).__name__
 
 
-def os_error_fix(error: OSError, path: str | os.PathLike[str]) -> str:
-    """What to do about a write to ``path`` that the file system refused."""
+def os_error_fix(error: OSError, path: str | os.PathLike[str], what: str = "the store") -> str:
+    """What to do about a write to ``path`` (a file of ``what``) that the file system
+    refused."""
     code = error.errno
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return "Free some disk space (or raise the quota) and try again"
@@ -477,7 +478,7 @@ def os_error_fix(error: OSError, path: str | os.PathLike[str]) -> str:
         if blocking is not None:
             return (
                 f"{str(blocking)!r} is a file, not a folder: move it aside, or point "
-                f"the store at another path"
+                f"{what} at another path"
             )
     if code == errno.EIO:
         return "The disk or file system failed; check them and try again"

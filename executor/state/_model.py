@@ -215,12 +215,10 @@ class StateWriteFailed(StateError, OSError):
     def from_os_error(
         cls, error: OSError, path: str | os.PathLike[str], state_id: str | None, outcome: str
     ) -> StateWriteFailed:
-        """The error for ``error``, raised while writing ``path`` for ``state_id``."""
-        return cls(
-            str(path),
-            state_id,
-            outcome,
-            os_error_reason(error),
-            os_error_fix(error, path),
-            error.errno,
-        )
+        """The error for ``error``, raised while writing ``path`` for ``state_id``
+        (``error`` may be a StateWriteFailed itself, said again for a run)."""
+        if isinstance(error, StateWriteFailed):
+            reason, fix = error.reason, error.fix
+        else:
+            reason, fix = os_error_reason(error), os_error_fix(error, path)
+        return cls(str(path), state_id, outcome, reason, fix, error.errno)
