@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         "show", parents=[common, store], help="a run and its events as a table"
     )
     show.add_argument("state_id", metavar="ID", help="a state id or a unique prefix of one")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run and its events as JSON (values exact, in their order), nothing else",
+    )
     show.set_defaults(handler=_show)
     diff = on_states.add_parser(
         "diff", parents=[common, store], help="how two runs differ (exit 1 when they do)"
@@ -209,7 +214,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from executor._cli._states import show_command
 
-    return show_command(args.store, args.state_id)
+    return show_command(args.store, args.state_id, args.json)
 
 
 def _diff(args: argparse.Namespace) -> int:
