@@ -173,7 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("second", metavar="ID2", nargs="?", help="a second run to compare with")
     report.add_argument("-o", "--output", metavar="FILE", default="report.html")
     report.set_defaults(handler=_report)
+    _name_commands(parser)
     return parser
+
+
+def _name_commands(parser: argparse.ArgumentParser) -> None:
+    """Let every (sub)command's parser put itself in the namespace, the innermost
+    last, so that an error found after parsing (an argument no command takes) is
+    reported by the command the user typed, pointing at that command's --help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(command_parser=command)
+                _name_commands(command)
 
 
 def _help(parser: argparse.ArgumentParser) -> Handler:
@@ -250,7 +262,10 @@ def _report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flowexec`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse would blame the top level; blame the command given
+        command: argparse.ArgumentParser = getattr(args, "command_parser", parser)
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = args.handler
     if handler is None:
         parser.print_help()

@@ -81,6 +81,20 @@ CASES = {
     "graph bad format": (["graph", "flows.py:flow", "--format", "png"], "invalid choice: 'png'"),
     "graph bad target": (["graph", "flows.py:nope"], "has no name 'nope'"),
     "unknown command": (["launch"], "invalid choice: 'launch'"),
+    # Before: "flowexec: error: unrecognized arguments: ...; see: flowexec --help".
+    "show unknown option": (
+        ["states", "show", "ffff", "--bogus"],
+        "flowexec states show: error: unrecognized arguments: --bogus; "
+        "see: flowexec states show --help",
+    ),
+    "run extra argument": (
+        [*RUN, "extra"],
+        "flowexec run: error: unrecognized arguments: extra; see: flowexec run --help",
+    ),
+    "top-level unknown option": (
+        ["--bogus"],
+        "flowexec: error: unrecognized arguments: --bogus; see: flowexec --help",
+    ),
 }
 
 
