@@ -20,7 +20,7 @@ import pytest
 
 import executor
 import pytest_flowexec
-from executor import ContextConflict, LoopLimitReached, StepFailed
+from executor import ContextConflict, Flow, LoopLimitReached, StepFailed, step
 
 _C_LEVEL = ("errno", "strerror", "filename", "filename2", "name", "path")
 """Attributes OSError and ImportError keep outside ``__dict__``."""
@@ -124,8 +124,6 @@ def test_every_error_pickles_to_an_equal_one(cls):
 
 
 def test_a_step_failure_keeps_its_attempts_and_leaves_its_partial_result():
-    from executor import Flow, step
-
     @step
     def boom() -> int:
         raise ValueError("no")
@@ -144,3 +142,27 @@ def test_a_loop_limit_keeps_its_last_output_when_it_pickles():
     unpicklable = pickle.loads(pickle.dumps(LoopLimitReached("f/loop", 2, lambda: 1)))
     assert unpicklable.last is None
     assert "f/loop" in str(unpicklable)
+
+
+@step
+def damaged_read(n: int) -> int:
+    """Raises the store's own error in a worker process (module level: it pickles)."""
+    from executor.state import StateCorrupted
+
+    raise StateCorrupted("state file 'x.db'", "abc", f"event {n} is damaged", fix="Restore it")
+
+
+def test_a_store_error_raised_in_a_worker_process_arrives_as_itself():
+    # Before: StateCorrupted could not be rebuilt in the parent, so the step's error
+    # arrived as a RemoteStepError holding only its type name and text.
+    from executor.state import StateCorrupted
+
+    with pytest.raises(StepFailed) as info:
+        Flow("remote", [damaged_read]).run(n=3, executor="parallel")
+    cause = info.value.cause
+    assert type(cause) is StateCorrupted
+    assert (cause.where, cause.state_id) == ("state file 'x.db'", "abc")
+    assert (
+        str(cause)
+        == "state 'abc' in state file 'x.db': event 3 is damaged; nothing was loaded. Restore it"
+    )
