@@ -126,7 +126,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     from pytest_flowexec import _benchmark, _properties_plugin, _regression
 
-    features = (RECORDING, _properties_plugin.PER_TEST, _regression.PER_TEST, _benchmark.PER_TEST)
+    features = [RECORDING]
+    for name, module in (
+        ("flowexec-properties", _properties_plugin),
+        ("flowexec-regression", _regression),
+        ("flowexec-benchmark", _benchmark),
+    ):
+        if config.pluginmanager.get_plugin(name) is module:  # not blocked with -p no:NAME
+            features.append(module.PER_TEST)
     activate_used(config, items, features)
 
 

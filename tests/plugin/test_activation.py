@@ -135,3 +135,21 @@ def test_modes_that_exclude_each_other_are_a_usage_error(pytester, options):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*exclude each other: give one*"])
     assert "passed" not in result.stdout.str()
+
+
+def test_a_blocked_feature_stays_off_though_a_test_uses_its_marker(project, run):
+    project.makepyfile(
+        test_golden="""
+import pytest
+from app import report
+
+@pytest.mark.flow_regression
+def test_pinned(flow_mock):
+    flow_mock.stub("fetch", {"url": "u", "rows": [4], "at": 0})
+    assert report.run(url="u")["parse"] == 4
+""",
+    )
+    result = run("-p", "no:flowexec-regression")
+    result.assert_outcomes(passed=1)  # no golden file written, nothing checked
+    assert active(project) == {"flowexec-recording"}
+    assert not (project.path / "fixtures" / "regression").exists()
