@@ -1,28 +1,44 @@
 """The flowexec pytest plugin: ``flow_mock`` and deterministic record/replay.
 
 Registered through the ``pytest11`` entry point ``flowexec``. It stays thin and
-lazy: the engine is imported only when a test uses the plugin, session state lives
-in ``config.stash``, and xdist workers hand their summary to the controller.
+lazy: the engine, the mock and the recording code are imported only when a test uses
+them, the per-test hook is registered only in sessions that need it (``_activation``),
+session state lives in ``config.stash``, and xdist workers hand their summary to the
+controller.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_flowexec import hookspecs
-from pytest_flowexec._mock import FlowMock
-from pytest_flowexec._recording import RecordingError, default_location
-from pytest_flowexec._session import MODES, Stats, TestRun
+from pytest_flowexec._activation import PerTest, activate_used
 from pytest_flowexec._session_data import SessionData
 
-STATS = pytest.StashKey[Stats]()
+if TYPE_CHECKING:
+    from pytest_flowexec._mock import FlowMock
+    from pytest_flowexec._session import Stats
+
+MODES = ("none", "once", "new", "rewrite")
+
+
+def _new_stats() -> Stats:
+    from pytest_flowexec._session import Stats
+
+    return Stats()
+
+
+STATS = pytest.StashKey["Stats"]()
+MOCK = pytest.StashKey["FlowMock"]()
+"""The test's ``flow_mock``, however it was asked for (a parameter, another fixture,
+``request.getfixturevalue``): ``item.funcargs`` holds only the first two."""
 SESSION_MODES = pytest.StashKey[tuple[str | None, bool, str]]()
-DATA = SessionData("flowexec", STATS)
+DATA = SessionData("flowexec", STATS, _new_stats)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,10 +97,44 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "flow_record(mode): record/replay this test's flow runs in mode once, new or rewrite",
     )
+    given = [
+        option
+        for option, value in (
+            ("--flow-replay", config.getoption("flow_replay")),
+            ("--flow-validate", config.getoption("flow_validate")),
+            ("--flow-record-mode", config.getoption("flow_record_mode") is not None),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        # each asks for another thing (replay only, call and compare, record): one
+        # silently winning would let someone believe they re-recorded when nothing was
+        raise pytest.UsageError(
+            f"{' and '.join(given)} exclude each other: give one (--flow-record-mode=rewrite "
+            f"re-records, --flow-replay replays only, --flow-validate calls the real steps "
+            f"and compares)"
+        )
     mode = config.getoption("flow_record_mode") or config.getini("flow_record_mode")
     if mode not in MODES:
         raise pytest.UsageError(f"flow_record_mode must be one of {', '.join(MODES)}, got {mode!r}")
-    config.stash[STATS] = Stats()
+    forced, ini_replay, default = _session_modes(config)
+    if forced not in (None, "none") or ini_replay or default != "none":
+        RECORDING.activate(config)  # every test records, replays or validates
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
+    from pytest_flowexec import _benchmark, _properties_plugin, _regression
+
+    features = [RECORDING]
+    for name, module in (
+        ("flowexec-properties", _properties_plugin),
+        ("flowexec-regression", _regression),
+        ("flowexec-benchmark", _benchmark),
+    ):
+        if config.pluginmanager.get_plugin(name) is module:  # not blocked with -p no:NAME
+            features.append(module.PER_TEST)
+    activate_used(config, items, features)
 
 
 def _session_modes(config: pytest.Config) -> tuple[str | None, bool, str]:
@@ -130,6 +180,8 @@ def recording_path(item: pytest.Item) -> Path:
     parent = getattr(item, "cls", None)
     if parent is not None:
         name = f"{parent.__name__}.{name}"
+    from pytest_flowexec._recording import default_location
+
     default = default_location(
         item.config.rootpath, item.config.getini("flow_recordings_dir"), module, name
     )
@@ -149,33 +201,57 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         renew_default_caches()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    mode = _mode(item)
-    mock = getattr(item, "funcargs", {}).get("flow_mock")
-    if mode == "none" and mock is None:
-        return (yield)  # the plugin stays out of tests that do not use it
-    try:
-        test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
-    except RecordingError as error:
-        pytest.fail(str(error), pytrace=False)
-    stats = item.config.stash[STATS]
-    try:
-        with test.environment():
-            result = yield
-    except BaseException:
-        test.count(stats)  # a failed test's replays and mismatches count too
-        raise
-    problems = test.finish(stats)
-    if problems:
-        raise AssertionError("\n".join(problems))
-    return result
+class _Recording:
+    """The per-test hook of record/replay and ``flow_mock`` (registered when used)."""
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        # trylast: innermost, nearest the test, as when it was a module-level hook
+        mode = _mode(item)
+        mock = mock_of(item)
+        if mode == "none" and mock is None:
+            return (yield)  # the plugin stays out of tests that do not use it
+        from pytest_flowexec._recording import RecordingError
+        from pytest_flowexec._session import TestRun
+
+        try:
+            test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
+        except RecordingError as error:
+            pytest.fail(str(error), pytrace=False)
+        stats = DATA.get(item.config)
+        try:
+            with test.environment():
+                result = yield
+        except BaseException:
+            test.count(stats)  # a failed test's replays and mismatches count too
+            raise
+        problems = test.finish(stats)
+        if problems:
+            raise AssertionError("\n".join(problems))
+        return result
+
+
+RECORDING = PerTest(
+    "flowexec-recording",
+    _Recording,
+    markers=("flow_replay", "flow_record"),
+    fixtures=("flow_mock",),
+)
 
 
 @pytest.fixture
-def flow_mock() -> FlowMock:
+def flow_mock(request: pytest.FixtureRequest) -> FlowMock:
     """Stub or spy on steps of every flow the test runs (see docs/testing.md)."""
-    return FlowMock()
+    from pytest_flowexec._mock import FlowMock
+
+    RECORDING.activate(request.config)
+    mock = request.node.stash[MOCK] = FlowMock()
+    return mock
+
+
+def mock_of(item: pytest.Item) -> FlowMock | None:
+    """The test's ``flow_mock``, if it set one up."""
+    return item.stash.get(MOCK, None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
