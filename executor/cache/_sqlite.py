@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from executor._errors import FlowError, os_error_fix
-from executor._sqlite import Connections, transient_fix
+from executor._sqlite import FOREIGN_FIX, NOT_OURS, Connections, transient_fix
 
 logger = logging.getLogger("executor.cache")
 
@@ -83,7 +83,9 @@ class SQLiteCache:
                 f"{os_error_fix(error, self.path, 'the cache')}"
             )
         fix = transient_fix(error) if error is not None else None
-        if fix is None:
+        if error is None and NOT_OURS in problem:
+            fix = FOREIGN_FIX  # not a cache file at all: deleting it may lose someone's data
+        elif fix is None:
             # A cache holds nothing that cannot be computed again: starting afresh is safe.
             fix = "delete it (a cache holds nothing that cannot be computed again) or "
             fix += "point SQLiteCache at another path"

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from executor._sqlite import DAMAGED_FIX, Connections, transient_fix
+from executor._sqlite import DAMAGED_FIX, FOREIGN_FIX, NOT_OURS, Connections, transient_fix
 from executor.state._model import (
     StateCorrupted,
     StateError,
@@ -154,6 +154,8 @@ class SQLiteStateBackend(StateStore):
             )
         if error is None and problem.startswith("has format"):
             fix = "Open it with the flowexec version that wrote it, or move it aside"
+        elif error is None and NOT_OURS in problem:
+            fix = FOREIGN_FIX[0].upper() + FOREIGN_FIX[1:]
         return StateCorrupted(
             self.location,
             state_id,

@@ -66,8 +66,9 @@ CASES = {
     "store is a folder": ([*RUN, "--store", "folder"], "--store 'folder' is a folder"),
     "store is not a store": (
         [*RUN, "--store", "junk.db"],
-        "--store 'junk.db': state file 'junk.db': cannot be opened (file is not a database); "
-        "nothing was read or written. Move the file aside",
+        "--store 'junk.db': state file 'junk.db': cannot be opened (not a file flowexec made: "
+        "file is not a database: it starts with b'this is not a da'); nothing was read or "
+        "written. Give a path where no file is",
     ),
     "list without a store": (["states", "list", "--store", "none.db"], "no state store there"),
     "list bad status": (["states", "list", "--status", "great"], "invalid choice: 'great'"),
