@@ -8,6 +8,7 @@ the store's schema, and a format check so an old or foreign file is refused up f
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 import time
@@ -159,7 +160,8 @@ def foreign_contents(path: Path, *, wait: float) -> str | None:
         time.sleep(0.01)
 
 
-# Errors that say nothing about the file's contents: what to do about each. Any other
+# Errors that say nothing about the file's contents: what to do about each, and for
+# those that are a write the file system refused, the errno that says so. Any other
 # DatabaseError (SQLITE_CORRUPT, SQLITE_NOTADB, a table missing) means the file is
 # damaged or not one of ours.
 _NOT_DAMAGE = (
@@ -168,42 +170,64 @@ _NOT_DAMAGE = (
         "database is locked",
         "another process held its write lock longer "
         "than the timeout; pass a longer timeout=, or stop the other process",
+        None,
     ),
     (
         "SQLITE_LOCKED",
         "database table is locked",
         "another connection holds a lock on it; close it and try again",
+        None,
     ),
     (
         "SQLITE_READONLY",
         "readonly database",
-        "flowexec cannot write to it; make the file and its folder writable",
+        "make the file and its folder writable (flowexec cannot write to it)",
+        errno.EROFS,
     ),
-    ("SQLITE_FULL", "database or disk is full", "free some disk space and try again"),
-    ("SQLITE_IOERR", "disk I/O error", "the disk or file system failed; check them and try again"),
+    ("SQLITE_FULL", "database or disk is full", "free some disk space and try again", errno.ENOSPC),
+    (
+        "SQLITE_IOERR",
+        "disk I/O error",
+        "the disk or file system failed; check them and try again",
+        errno.EIO,
+    ),
     (
         "SQLITE_CANTOPEN",
         "unable to open database file",
         "check that the file and its folder exist and are readable and writable",
+        None,
     ),
     (
         "SQLITE_PERM",
         "access permission denied",
         "make the file and its folder readable and writable",
+        errno.EACCES,
     ),
 )
+
+
+def _not_damage(error: sqlite3.Error) -> tuple[str, int | None] | None:
+    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
+    text = str(error)
+    for code, message, fix, refused in _NOT_DAMAGE:
+        if name == code or name.startswith(code + "_") or (not name and message in text):
+            return fix, refused
+    return None
 
 
 def transient_fix(error: sqlite3.Error) -> str | None:
     """What to do about an error that does not mean the file is damaged (a lock held
     too long, a read-only file, a full disk); ``None`` when it means the file is
     damaged, not a database, or not one of ours."""
-    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
-    text = str(error)
-    for code, message, fix in _NOT_DAMAGE:
-        if name == code or name.startswith(code + "_") or (not name and message in text):
-            return fix
-    return None
+    found = _not_damage(error)
+    return None if found is None else found[0]
+
+
+def refused_write(error: sqlite3.Error) -> int | None:
+    """The errno of a write the file system (or SQLite on its behalf) refused: a
+    read-only file, a full disk, an I/O error; ``None`` for any other error."""
+    found = _not_damage(error)
+    return None if found is None else found[1]
 
 
 DAMAGED_FIX = (

@@ -150,7 +150,7 @@ class SQLiteCache:
         return cursor.rowcount
 
     def delete(self, key: str) -> None:
-        with self._sql("written") as connection:
+        with self._sql(f"written (entry {key} was not deleted)") as connection:
             connection.execute("DELETE FROM flowexec_cache WHERE key = ?", (key,))
 
     def clear(self) -> None:
