@@ -2,8 +2,9 @@
 
 This module only parses arguments; each command's code lives in ``executor/_cli/``
 and is imported when that command runs, so ``import executor`` and ``flowexec
---help`` stay fast. Exit status: 0 ok, 1 a run failed (or runs differ), 2 a usage
-error (one line naming the bad value and the fix), 3 a run paused.
+--help`` stay fast. Exit status: 0 ok, 1 a run failed (or runs differ, or the store
+could not be written), 2 a usage error (one line naming the bad value and the fix),
+3 a run paused.
 """
 
 from __future__ import annotations
@@ -276,17 +277,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("flowexec: interrupted\n")
         return 130
     except Exception as error:
-        return _report_error(error, debug=bool(vars(args).get("debug")))
+        # A run that could not be checkpointed can go on later: from its flow target.
+        target = vars(args).get("target") if handler in (_run, _resume) else None
+        return _report_error(error, debug=bool(vars(args).get("debug")), target=target)
 
 
-def _report_error(error: Exception, *, debug: bool) -> int:
+def _report_error(error: Exception, *, debug: bool, target: str | None = None) -> int:
     from executor._errors import FlowInputError, UsageError
-    from executor.state._model import StateError
+    from executor.state._model import StateError, StateWriteFailed
 
     if debug:
         import traceback
 
         traceback.print_exception(type(error), error, error.__traceback__)
+    if isinstance(error, StateWriteFailed):
+        # Not a usage error: the command was right, the file system refused the store
+        # (a full disk, a read-only file). The message names the store's path and fix.
+        resumable = (
+            f"; the run stays resumable: once the store can be written, go on with "
+            f"`flowexec states resume {error.state_id} {target}`"
+            if error.state_id and target
+            else ""
+        )
+        sys.stderr.write(f"flowexec: error: {error}{resumable}\n")
+        return 1
     usage = isinstance(error, UsageError | StateError)
     if isinstance(error, FlowInputError):
         usage = True
