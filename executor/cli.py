@@ -44,16 +44,34 @@ def _positive(text: str) -> int:
     return value
 
 
+def _debug_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of an error, not one line",
+    )
+
+
+def _store_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--store",
+        default=default,
+        metavar="PATH",
+        help=f"the SQLite state store (default: {DEFAULT_STORE})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, subcommands included."""
+    # --debug and --store are global: taken before the command (`flowexec --debug run
+    # ...`, as `git -C` or `docker --debug run`) and after it. Where a command takes
+    # them their default is SUPPRESS, so a value given before the command is not
+    # overwritten by the command's default; given in both places, the later one wins.
     common = _Parser(add_help=False)
-    common.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error, not one line"
-    )
+    _debug_option(common, argparse.SUPPRESS)
     store = _Parser(add_help=False)
-    store.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"the SQLite state store (default: {DEFAULT_STORE})"
-    )
+    _store_option(store, argparse.SUPPRESS)
     running = _Parser(add_help=False)
     running.add_argument(
         "-i",
@@ -78,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Docs: docs/cli.md and docs/getting-started.md in the project repository.",
     )
     parser.add_argument("--version", action="version", version=f"flowexec {__version__}")
+    _debug_option(parser, False)
+    _store_option(parser, DEFAULT_STORE)
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
@@ -98,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     states = commands.add_parser(
         "states", help="list, show, compare, delete, resume and validate stored runs"
     )
+    _debug_option(states, argparse.SUPPRESS)
+    _store_option(states, argparse.SUPPRESS)
     states.set_defaults(handler=_help(states))
     on_states = states.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     listing = on_states.add_parser(
@@ -268,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command: argparse.ArgumentParser = getattr(args, "command_parser", parser)
         command.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = args.handler
+    if handler is _graph and args.store != DEFAULT_STORE:  # a global option it cannot use
+        args.command_parser.error(f"--store {args.store!r}: graph reads no state store; drop it")
     if handler is None:
         parser.print_help()
         return 0
