@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a flow input; VALUE is JSON where it parses (n=4), a string otherwise "
-        "(name=Ada); @FILE.json for a JSON object of inputs; repeat for more",
+        "(name=Ada); @FILE.json for a JSON object of inputs, which a later -i "
+        "overrides; repeat for more",
     )
     running.add_argument("--executor", choices=EXECUTORS, default="sequential")
     running.add_argument(
