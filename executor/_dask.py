@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import importlib.util
 import itertools
 import pickle
@@ -148,7 +149,7 @@ class DaskSession:
         if client is None:
             # Whether Dask is there, without the import's ~0.4 s: a run that sends
             # nothing never needs it.
-            if _find_distributed() is None:
+            if not _installed():
                 raise MissingExtra(WHERE, "distributed", "dask")
         elif not isinstance(client, import_distributed().Client):
             raise FlowDefinitionError(
@@ -223,12 +224,21 @@ class DaskSession:
             close_within(seconds, what, cluster)
 
 
-def _find_distributed() -> Any:
-    """``distributed``'s module spec, if it can be imported (None if not)."""
+def _installed() -> bool:
+    """Whether ``distributed`` can be imported (without importing it)."""
+    if "distributed" in sys.modules:
+        return sys.modules["distributed"] is not None  # None: its import is blocked
+    return _found()
+
+
+@functools.cache
+def _found() -> bool:
+    """Whether ``distributed`` is on the path: looked up once a process (a search
+    of ``sys.path``, ~0.1 ms, would be most of what a run that sends nothing costs)."""
     try:
-        return importlib.util.find_spec("distributed")
-    except (ImportError, ValueError):  # a broken or blocked entry in sys.modules
-        return None
+        return importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _current_client(distributed: ModuleType) -> Any:
