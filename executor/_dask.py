@@ -17,6 +17,7 @@ pickled on the worker. Two things are Dask's own:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
 import functools
@@ -40,6 +41,7 @@ from executor._dask_watch import (
     DaskTimeouts,
     Unanswered,
     Watch,
+    ask,
     cancel_soon,
     close_within,
     count_threads,
@@ -553,14 +555,33 @@ class DaskDispatcher:
                 self._failed(job)
         if not finished:
             return
+        client = self._client
+        seconds = self._session.timeouts.answer
+        futures = [job.future for job in finished]
         try:
-            datas = self._client.gather([job.future for job in finished])
+            datas = ask(client, client.gather(futures, asynchronous=True), seconds)
+        except concurrent.futures.TimeoutError:
+            address = scheduler_address(client)
+            problem = f"its outcome was not gathered from the Dask scheduler at {address} "
+            for job in finished:
+                self._give_up(job, f"{problem}within {seconds:g} s", UNREACHABLE_FIX)
+            return
         except Exception:  # one was lost meanwhile: take them one by one
             for job in finished:
                 self._one(job)
             return
         for job, data in zip(finished, datas, strict=True):
             self._unpack(job, data)
+
+    def _give_up(self, job: _Job, problem: str, fix: str) -> None:
+        """Report ``job``'s attempts as failed: the cluster cannot give its outcome."""
+        key = str(job.future.key)
+        for token, task in zip(job.tokens, job.tasks, strict=True):
+            if token not in job.dropped:
+                self._job_of.pop(token, None)
+                self._ready.append(
+                    (token, Outcome(None, ClusterError(task.address, key, problem, fix)))
+                )
 
     def _one(self, job: _Job) -> None:
         if job.future.status in ("pending", "lost"):  # lost since: wait for it again
@@ -571,8 +592,14 @@ class DaskDispatcher:
                     self._job_of[token] = handle
             self._lost.add(handle)
             return
+        seconds = self._session.timeouts.answer
         try:
-            data = job.future.result()
+            data = job.future.result(timeout=seconds)
+        except TimeoutError:
+            address = scheduler_address(self._client)
+            problem = f"its outcome was not gathered from the Dask scheduler at {address} "
+            self._give_up(job, f"{problem}within {seconds:g} s", UNREACHABLE_FIX)
+            return
         except Exception:
             self._failed(job)
             return
@@ -595,7 +622,7 @@ class DaskDispatcher:
             error = CancelledError(f"Dask task {future.key!r} was cancelled")
         else:
             try:
-                found = future.exception(timeout=30)
+                found = future.exception(timeout=self._session.timeouts.answer)
             except Exception as problem:
                 found = problem
             error = found if isinstance(found, BaseException) else RuntimeError(str(found))

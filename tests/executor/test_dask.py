@@ -727,6 +727,32 @@ def test_counting_the_threads_of_a_scheduler_that_does_not_answer_is_bounded(
     ) in str(error)
 
 
+def test_gathering_outcomes_from_a_scheduler_that_does_not_answer_is_bounded(
+    dask_client, monkeypatch
+):
+    # The step ended on a worker; then taking its outcome in never gets an answer.
+    async def never(*args, **kwargs):
+        await asyncio.sleep(3600)
+
+    def gather(futures, errors="raise", direct=None, asynchronous=None):
+        return dask_client.sync(never, asynchronous=asynchronous)
+
+    monkeypatch.setattr(dask_client, "gather", gather)
+    started = time.monotonic()
+    with pytest.raises(StepFailed) as info:
+        Flow("p", [steps.load]).run(
+            n=1, executor="dask", dask_client=dask_client, dask_timeouts=DaskTimeouts(answer=0.5)
+        )
+    assert time.monotonic() - started < 10
+    error = info.value.cause
+    assert isinstance(error, ClusterError)
+    assert error.address == "p/load"
+    address = dask_client.scheduler.address
+    assert (
+        f"its outcome was not gathered from the Dask scheduler at {address} within 0.5 s"
+    ) in str(error)
+
+
 class Unclosable:
     """A Dask client or cluster whose close never ends (its scheduler stopped)."""
 
