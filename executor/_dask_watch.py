@@ -15,6 +15,12 @@ wait kept in the calling thread, what it knows of them (:meth:`Watch.dead`). A
 task counts as unable to end only on evidence, never for taking long (a step that
 runs for an hour is "processing" all along; step timeouts bound that), and the
 evidence must last a grace period, since Dask's messages cross in flight.
+
+Every other wait on the cluster is bounded here too, in the calling thread:
+connecting to a scheduler (:func:`within`), counting its threads (:func:`count_threads`),
+and closing what the run opened (:func:`close_within`). The bounds are the run's
+:class:`DaskTimeouts` (``dask_timeouts=``), not constants: an adaptive cluster that
+scales up from zero may need minutes before its first worker.
 """
 
 from __future__ import annotations
