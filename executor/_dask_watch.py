@@ -95,6 +95,9 @@ class Unanswered(Exception):
         self.problem = problem
         self.fix = fix
 
+    def __reduce__(self) -> tuple[type[Unanswered], tuple[str, str]]:
+        return (Unanswered, (self.problem, self.fix))
+
 
 UNREACHABLE_FIX = "Check that the scheduler is running and reachable from this process"
 
