@@ -13,7 +13,9 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from executor._errors import ContextConflict
+from executor._errors import ContextConflict, hide_engine_frame
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 MergeFunction = Callable[[Any, Mapping[str, Any]], Any]
 """``(parent, {branch: branch_context}) -> parent``; branches in declaration order."""

@@ -13,7 +13,7 @@ from executor import testing
 from executor._async_scheduler import run_async
 from executor._clock import Clock
 from executor._dask import DaskSession
-from executor._errors import FlowDefinitionError, run_failure
+from executor._errors import FlowDefinitionError, hide_engine_frame, run_failure
 from executor._executors import (
     EXECUTOR_NAMES,
     StepExecutor,
@@ -37,6 +37,8 @@ from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
 from executor.state._model import StateMetadata, StateStatus
 from executor.state._store import StateStore, checked_store
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,32 @@ if TYPE_CHECKING:
     from executor._results import FlowResult
 
 
+def hide_engine_frame(excinfo: Any) -> bool:
+    """Whether pytest leaves the engine's frames out of a failure's traceback.
+
+    Each module on the way from ``Flow.run`` to a step (and back to the raise)
+    sets ``__tracebackhide__ = hide_engine_frame``: pytest asks it for every such
+    frame (pluggy and pytest hide their own frames the same way). A user then sees
+    their test's line, the message and, in the cause, the step's own code, not
+    pages of scheduler. The frames stay for an error the engine did not mean to
+    raise (not a :class:`FlowError`, raised in the engine itself: a bug to report),
+    and ``pytest --fulltrace`` shows them all.
+
+    Args:
+        excinfo: pytest's ``ExceptionInfo`` of the exception being shown.
+    """
+    error = getattr(excinfo, "value", None)
+    if isinstance(error, FlowError):
+        return True
+    tb = getattr(excinfo, "tb", None)
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    raised_in = tb.tb_frame.f_globals.get("__tracebackhide__")
+    return raised_in is not hide_engine_frame
+
+
 class FlowError(Exception):
     """Base class of every error raised by flowexec."""
 

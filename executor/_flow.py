@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from executor._errors import FlowDefinitionError, FlowInputError
+from executor._errors import FlowDefinitionError, FlowInputError, hide_engine_frame
 from executor._names import CONTEXT_PARAM, UNSET
 from executor._plan import Plan, build_plan, stable_topological_order
 from executor._step import Step, as_step
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from executor.state._model import StateMetadata
     from executor.state._report import DeterminismReport
     from executor.state._store import StateStore
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32

@@ -16,10 +16,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from executor._clock import Clock
-from executor._errors import FlowDefinitionError, FlowError
+from executor._errors import FlowDefinitionError, FlowError, hide_engine_frame
 
 if TYPE_CHECKING:
     from executor._results import FlowResult
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor._changes import describe_changes
 from executor._codec import JSON_CODEC
-from executor._errors import CacheKeyError, ReplayMismatch
+from executor._errors import CacheKeyError, ReplayMismatch, hide_engine_frame
 from executor._names import CONTEXT_PARAM
 from executor._results import ErrorInfo
 from executor.cache._keys import KEY_GENERATOR, step_identity
@@ -32,6 +32,8 @@ from executor.testing import RecordedError, RecordedStep, RunTap
 
 if TYPE_CHECKING:
     from executor._step import Step
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 DIGEST_FORMAT = b"flowexec-inputs/1"
 

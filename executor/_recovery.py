@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from executor._core import RunArgs
-from executor._errors import FlowDefinitionError, FlowError
+from executor._errors import FlowDefinitionError, FlowError, hide_engine_frame
 from executor._names import UNSET
 from executor._recorder import Recorder
 from executor._results import FlowResult
@@ -17,6 +17,8 @@ from executor.state._store import StateStore, checked_store
 if TYPE_CHECKING:
     from executor._core import ExecutorCore
     from executor._flow import Flow
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 def _load(flow: Flow, state_id: str, store: StateStore) -> ExecutionState:

@@ -23,7 +23,7 @@ from typing import Any
 
 from executor._clock import Clock
 from executor._context import replace_all
-from executor._errors import Pause, RecordedFailure, ReplayMismatch, StepTimeout
+from executor._errors import Pause, RecordedFailure, ReplayMismatch, StepTimeout, hide_engine_frame
 from executor._executors import Outcome, Task
 from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
@@ -34,6 +34,8 @@ from executor._retry import jitter_rng
 from executor._run_cache import MISS
 from executor._runtime import OnFailure, Runtime
 from executor.testing import RecordedStep
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 # Enum member lookups cost ~0.1 us each on Python 3.11; the hot path reads these.
 _COMPLETED = StepStatus.COMPLETED

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from executor._codec import CodecError
+from executor._errors import hide_engine_frame
 from executor._plan import PlanNode
 from executor.cache._backend import CacheBackend
 from executor.cache._keys import call_key
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 logger = logging.getLogger("executor.cache")
 

@@ -22,10 +22,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from executor._errors import ReplayMismatch
+from executor._errors import ReplayMismatch, hide_engine_frame
 from executor._executors import StepExecutor
 from executor._limits import _SCOPE
 from executor._newfiles import temporary_beside
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 __all__ = [
     "CapturedRun",
