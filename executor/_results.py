@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from executor._errors import FlowError, RecordedFailure, run_failure
+from executor._errors import FlowError, RecordedFailure, StepTimeout, run_failure
 from executor._stats import StepStats, compute_stats
 
 
@@ -62,7 +62,8 @@ class ErrorInfo:
     message: str
     """``str()`` of the exception."""
     traceback: str
-    """The formatted traceback, as Python prints it."""
+    """The formatted traceback, as Python prints it; for a :class:`StepTimeout`
+    (which the engine raises, not the step) its error line alone."""
 
     @classmethod
     def from_exception(cls, error: BaseException, traceback_text: str | None = None) -> ErrorInfo:
@@ -73,7 +74,15 @@ class ErrorInfo:
         if traceback_text is None:
             import traceback  # only failures need it: `import executor` stays light
 
-            traceback_text = "".join(traceback.format_exception(kind, error, error.__traceback__))
+            if isinstance(error, StepTimeout):
+                # The engine raised it, the step did not: its frames (the driver's,
+                # which differ by executor) would say nothing, so every executor
+                # gives the error line alone.
+                traceback_text = "".join(traceback.format_exception_only(kind, error))
+            else:
+                traceback_text = "".join(
+                    traceback.format_exception(kind, error, error.__traceback__)
+                )
         return cls(f"{kind.__module__}.{kind.__qualname__}", str(error), traceback_text)
 
 

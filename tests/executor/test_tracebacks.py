@@ -2,6 +2,9 @@
 
 import pytest
 
+from executor import Flow
+from tests.executor import steps
+
 STEPS = """
 import asyncio
 from executor import Flow, map_over, step
@@ -90,3 +93,31 @@ def test_fulltrace_shows_the_engine_frames(pytester):
     pytester.makepyfile(test_it=TEST.format(kind="plain", executor="sequential"))
     result = pytester.runpytest("-p", "no:cacheprovider", "--fulltrace")
     assert "executor/_core.py" in result.stdout.str().replace("\\", "/")
+
+
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async", "parallel"])
+@pytest.mark.parametrize("slow", [steps.stuck, steps.astuck], ids=["sync", "async"])
+def test_a_timeouts_traceback_is_the_timeout_alone(executor, slow):
+    # Its frames would all be the engine's (the step did not raise): the error line
+    # is what there is to say, the same on every executor.
+    result = Flow("f", [steps.load, slow]).run(n=1, executor=executor, on_failure="continue")
+    error = result.steps[f"f/{slow.name}"].error
+    assert error is not None
+    assert error.traceback == (
+        f"executor._errors.StepTimeout: step 'f/{slow.name}' timed out after 0.2 s "
+        f"(attempt 1); raise @step(timeout=...) if the step is slow rather than stuck\n"
+    )
+
+
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async", "parallel"])
+@pytest.mark.parametrize("failing", [steps.boom, steps.aboom], ids=["sync", "async"])
+def test_a_failures_traceback_starts_at_the_failure(executor, failing):
+    result = Flow("f", [steps.load, failing]).run(n=1, executor=executor, on_failure="continue")
+    error = result.steps[f"f/{failing.name}"].error
+    assert error is not None
+    text = error.traceback
+    assert text.startswith("Traceback (most recent call last):\n"), text
+    assert "During handling of the above exception" not in text, text
+    assert "no running event loop" not in text, text
+    assert text.endswith(f"ValueError: {error.message}\n"), text
+    assert 'raise ValueError(f"bad' in text, text
