@@ -477,6 +477,11 @@ def merge_inputs(
     flow: str, mapping: Mapping[str, Any] | None, keywords: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One dict of flow inputs from the positional mapping and the keywords (copied)."""
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise FlowDefinitionError(
+            f"flow {flow!r}: the inputs are a mapping of input names to values, got "
+            f"{mapping!r}; pass flow.run({{'name': value}}) or flow.run(name=value)"
+        )
     merged = dict(mapping) if mapping is not None else {}
     twice = sorted(set(merged).intersection(keywords))
     if twice:
