@@ -76,8 +76,15 @@ class FlowInputError(FlowError, TypeError):
         if self.missing:
             parts.append(f"missing required input(s): {', '.join(self.missing)}")
         if self.unknown:
+            from executor._suggest import did_you_mean
+
+            hints = [did_you_mean(name, known_sorted) for name in self.unknown]
+            named = ", ".join(
+                f"{name} ({hint})" if hint else name
+                for name, hint in zip(self.unknown, hints, strict=True)
+            )
             parts.append(
-                f"unknown input(s): {', '.join(self.unknown)} "
+                f"unknown input(s): {named} "
                 f"(the flow's inputs are: {', '.join(known_sorted) or 'none'})"
             )
         clashing = sorted(set(reserved) & set(self.missing))

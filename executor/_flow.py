@@ -13,6 +13,7 @@ from executor._errors import FlowDefinitionError, FlowInputError, hide_engine_fr
 from executor._names import CONTEXT_PARAM, UNSET
 from executor._plan import Plan, build_plan, stable_topological_order
 from executor._step import Step, as_step
+from executor._suggest import did_you_mean
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -298,9 +299,11 @@ class Flow:
         try:
             return self._by_name[name]
         except KeyError:
+            names = [s.name for s in self._steps]
+            hint = did_you_mean(name, names) if isinstance(name, str) else ""
             raise FlowDefinitionError(
-                f"flow {self.name!r} has no step {name!r}; its steps are: "
-                f"{', '.join(s.name for s in self._steps)}"
+                f"flow {self.name!r} has no step {name!r}{f' ({hint})' if hint else ''}; "
+                f"its steps are: {', '.join(names)}"
             ) from None
 
     def upstream(self, name: str) -> tuple[str, ...]:

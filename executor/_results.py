@@ -233,9 +233,14 @@ class FlowResult:
         address = f"{self.flow}/{name}"
         found = self.steps.get(address)
         if found is None:
+            from executor._suggest import did_you_mean
+
             known = ", ".join(sorted(self.outputs)) or "none"
+            names = {address.split("/", 2)[1] for address in self.steps}
+            hint = did_you_mean(name, names) if isinstance(name, str) else ""
             raise StepOutputMissing(
-                f"flow {self.flow!r} has no step {name!r} in this run (steps with an output: "
+                f"flow {self.flow!r} has no step {name!r} in this run "
+                f"{f'({hint}) ' if hint else ''}(steps with an output: "
                 f"{known}); was it left out by outputs=?"
             ) from None
         reason = f": {found.error.type}: {found.error.message}" if found.error else ""
