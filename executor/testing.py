@@ -25,7 +25,9 @@ from typing import Any, Protocol
 from executor._errors import ReplayMismatch, hide_engine_frame
 from executor._executors import StepExecutor
 from executor._limits import _SCOPE
+from executor._names import CONTEXT_PARAM
 from executor._newfiles import temporary_beside
+from executor._step import Step
 
 __tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
@@ -35,6 +37,7 @@ __all__ = [
     "RecordedError",
     "RecordedStep",
     "RunTap",
+    "called_with",
     "capture_runs",
     "current_address",
     "decode_value",
@@ -326,6 +329,27 @@ def current_address() -> str | None:
     or a step (``None`` outside one)."""
     scope = _SCOPE.get()
     return None if scope is None else scope.address
+
+
+def called_with(step: Step[..., Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments ``step``'s function sees for ``inputs``: the inputs, then
+    the defaults of its parameters the run did not pass, in parameter order; the run
+    context left out. What a stub's ``side_effect`` callable is called with, so it can
+    take the same parameters as the step (``lambda users, factor: ...``) however the
+    run was started."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(step.fn).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): the inputs
+        parameters = []
+    seen = {
+        p.name: inputs.get(p.name, p.default)
+        for p in parameters
+        if p.name != CONTEXT_PARAM
+        and (p.name in inputs or p.default is not inspect.Parameter.empty)
+    }
+    return seen | {k: v for k, v in inputs.items() if k != CONTEXT_PARAM and k not in seen}
 
 
 def encode_value(value: Any, where: str = "value") -> Any:
