@@ -353,7 +353,7 @@ class FuturesDispatcher:
                 ):
                     self.submit(token, task)  # interrupted by a replacement: again
                     continue
-                return token, Outcome(None, error)
+                return token, Outcome(None, pool_broke(error))
             except Exception as error:
                 return token, Outcome(None, error)
             self._abandoned.discard(token)
@@ -376,6 +376,22 @@ class FuturesDispatcher:
     def close(self) -> None:
         if self._owned:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+POOL_BROKE_CAUSES = (
+    "a worker process ended before its step did. Likely causes: a script that runs "
+    'processes without `if __name__ == "__main__":` around the run (each worker imports '
+    "the script, so the run would start again inside it: put the run under that guard, "
+    "see docs/usage.md, Executors); or a worker killed by the system (out of memory: "
+    "lower max_concurrency or what a step holds at once) or by a signal"
+)
+
+
+def pool_broke(error: BrokenProcessPool) -> BrokenProcessPool:
+    """``error`` with the likely causes said: Python's message names none of them."""
+    explained = BrokenProcessPool(f"{str(error).rstrip('.')}: {POOL_BROKE_CAUSES}")
+    explained.__cause__ = error.__cause__  # the worker's traceback, when Python has it
+    return explained
 
 
 def failed_future(error: BaseException) -> Future[Any]:
