@@ -6,7 +6,7 @@ step address (``"flow/step"``), the offending value, and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class FlowInputError(FlowError, TypeError):
     Attributes:
         missing: required flow inputs that were not given, sorted.
         unknown: given names the flow has no input for, sorted.
+        changed: for a resume, stored inputs given another value:
+            ``{name: (stored, given)}``, sorted by name.
     """
 
     def __init__(
@@ -67,10 +69,13 @@ class FlowInputError(FlowError, TypeError):
         unknown: Iterable[str] = (),
         known: Iterable[str] = (),
         reserved: Iterable[str] = (),
+        changed: Mapping[str, tuple[Any, Any]] | None = None,
+        fix: str = "",
     ) -> None:
         self.flow = flow
         self.missing = tuple(sorted(missing))
         self.unknown = tuple(sorted(unknown))
+        self.changed = dict(sorted((changed or {}).items()))
         known_sorted = sorted(known)
         parts: list[str] = []
         if self.missing:
@@ -93,7 +98,21 @@ class FlowInputError(FlowError, TypeError):
                 f"{', '.join(clashing)} share(s) a name with a run option; pass it in the "
                 f"mapping instead: flow.run({{{clashing[0]!r}: ...}})"
             )
+        if self.changed:
+            values = ", ".join(
+                f"{name} from {_short(old)} to {_short(new)}"
+                for name, (old, new) in self.changed.items()
+            )
+            parts.append(f"a resume cannot change stored input(s): {values}")
+        if fix:
+            parts.append(fix)
         super().__init__(f"flow {flow!r}: " + "; ".join(parts))
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to a length a one-line message can carry."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class StepTimeout(FlowError, TimeoutError):

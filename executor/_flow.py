@@ -236,7 +236,10 @@ class Flow:
         answer — or, with ``strict=True``, fails with ``ReplayMismatch`` saying why.
 
         Args:
-            inputs: inputs to add or replace, e.g. the value a ``Pause`` awaited.
+            inputs: inputs to add, e.g. the value a ``Pause`` awaits (given again
+                when a step pauses for it again). A stored input keeps its value:
+                another one is refused with :class:`FlowInputError`, naming the fix
+                (a new run, or ``resume_from=``, which makes one and may change it).
             resume_from: an address to run again from: it, what is inside it, and
                 everything downstream of it run; the rest is reused. Makes a new
                 stored run whose metadata names this one as ``parent_state_id``.
@@ -247,8 +250,9 @@ class Flow:
         Raises:
             StateNotFound: no such state.
             StateCorrupted: the stored run cannot be read.
-            FlowInputError: an input is missing or unknown (a typo in ``inputs=``);
-                checked before anything is written, so the stored run is unchanged.
+            FlowInputError: an input is missing or unknown (a typo in ``inputs=``),
+                or would change a stored input; checked before anything is written,
+                so the stored run is unchanged.
         """
         from executor._core import ExecutorCore
         from executor._recovery import resume
