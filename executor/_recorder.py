@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor._changes import describe_changes
 from executor._codec import JSON_CODEC
+from executor._context import fields_of
 from executor._errors import CacheKeyError, ReplayMismatch
 from executor._names import CONTEXT_PARAM
 from executor._results import ErrorInfo
@@ -80,7 +81,7 @@ class Recorder:
         # A test tap's view of each step, by address, between begin and end:
         self._inputs: dict[str, Any] = {}  # the normalized inputs, typed-JSON data
         self._code: dict[str, str] = {}  # the step's code identity
-        self._context_before: dict[str, str] = {}  # the context before the call
+        self._context_before: dict[str, dict[str, str] | None] = {}  # its fields, encoded
         self._shown: dict[str, dict[str, Any]] = {}  # replaying: the normalized inputs
         self._retries: dict[str, list[RecordedError]] = {}  # failed attempts before the last
         self.reused: Mapping[str, StateEvent] | None = None
@@ -128,7 +129,7 @@ class Recorder:
             encoded = JSON_CODEC.encode(shown, f"{address} inputs")
         except Exception:
             encoded = None  # the digest says "no stable encoding" already
-        before = _encoded(context) if CONTEXT_PARAM in inputs else None
+        before = _field_codes(context) if CONTEXT_PARAM in inputs else None
         with self._lock:
             self._inputs[address] = encoded
             self._code[address] = code
@@ -308,7 +309,15 @@ class Recorder:
                 code = self._code.get(address)
                 before = self._context_before.get(address)
                 retries = tuple(self._retries.pop(address, ()))
-            changed = context is not None and _encoded(context) != before
+            after = _field_codes(context) if context is not None else None
+            fields: tuple[str, ...] | None = None
+            removed: tuple[str, ...] = ()
+            if after is not None and before is not None:
+                fields = tuple(k for k, v in after.items() if before.get(k) != v)
+                removed = tuple(k for k in before if k not in after)
+            changed = context is not None and (after != before or fields is None)
+            if changed and fields is not None and not (fields or removed):
+                fields = tuple(after or ())  # only the order changed: set them all again
             tap.keep(
                 RecordedStep(
                     address,
@@ -321,6 +330,8 @@ class Recorder:
                     code=code,
                     inputs=inputs,
                     context_changed=changed,
+                    context_fields=fields if changed else None,
+                    context_removed=removed if changed else (),
                     usage=dict(usage) if usage else None,
                     retries=retries,
                     awaiting=awaiting,
@@ -383,6 +394,15 @@ def _snapshot(context: Any) -> Any:
     try:
         return JSON_CODEC.decode(JSON_CODEC.encode(context))
     except Exception:
+        return None
+
+
+def _field_codes(context: Any) -> dict[str, str] | None:
+    """Each field of the context, encoded (to see which ones a step changed); None
+    for a context whose fields cannot be listed."""
+    try:
+        return {name: _encoded(value) for name, value in fields_of(context).items()}
+    except TypeError:
         return None
 
 

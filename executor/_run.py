@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from executor._clock import Clock
-from executor._context import replace_all
+from executor._context import apply_change, replace_all
 from executor._errors import Pause, RecordedFailure, ReplayMismatch, StepTimeout
 from executor._executors import Outcome, Task
 from executor._limits import UsageLimitExceeded
@@ -261,8 +261,10 @@ class RunState:
             return Resolved.FAILED
         status = StepStatus(found.status)
         self.values[index] = found.output
-        if node.wants_context and found.context is not None:
-            replace_all(self.context_of(index), found.context)  # what the step did to it
+        if node.wants_context and found.context is not None:  # what the step did to it
+            apply_change(
+                self.context_of(index), found.context, found.context_fields, found.context_removed
+            )
         key = self._replayed_key(node, inputs, found)
         wall = self._to_wall + now
         result = StepResult._record(

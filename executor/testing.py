@@ -81,6 +81,12 @@ class RecordedStep:
     """The step's inputs as typed-JSON data (redacted), for naming what changed."""
     context_changed: bool = False
     """Whether ``context`` holds the step's change to the context."""
+    context_fields: tuple[str, ...] | None = None
+    """The fields of ``context`` the step set (changed or added), in the context's
+    order; replay sets only these, so what other steps did meanwhile stays. ``None``
+    (a recording from before these were kept): replay puts ``context`` back whole."""
+    context_removed: tuple[str, ...] = ()
+    """Keys the step removed from a dict context."""
     usage: Mapping[str, float] | None = None
     """The counters the step reported with ``record_usage`` (replay reports them again,
     so a run's ``usage`` and its counter limits come out as they did live)."""

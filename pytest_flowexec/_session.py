@@ -182,6 +182,8 @@ class TestRun:
                 code=step.get("code"),
                 inputs=step.get("inputs"),
                 context_changed="context" in step,
+                context_fields=tuple(step["context_fields"]) if "context_fields" in step else None,
+                context_removed=tuple(step.get("context_removed", ())),
                 usage=decode_value(step["usage"], f"{where} {address} usage")
                 if "usage" in step
                 else None,
@@ -327,6 +329,10 @@ class TestRun:
                 if step.context_changed:
                     context = self._redact("context", address, None, step.context)
                     event["context"] = encode_value(context, f"{address} context")
+                    if step.context_fields is not None:
+                        event["context_fields"] = list(step.context_fields)
+                    if step.context_removed:
+                        event["context_removed"] = list(step.context_removed)
                 hook.pytest_flowexec_redact_event(
                     item=self.item, run=k, address=address, event=event
                 )
