@@ -28,7 +28,9 @@ step was not called, so replay calls no spy and reports a cache hit), ``retries`
 (``{"type", "message"}`` of each failed attempt before the last: replay fires
 ``step_retry`` again), ``usage`` (the counters it reported with ``record_usage``:
 replay reports them again, so limits go over where they did live) and
-``awaiting`` (for ``"status": "paused"``: replay pauses the run again).
+``awaiting`` (for ``"status": "paused"``: replay pauses the run again), and beside
+``context`` the ``context_fields`` the step set and the ``context_removed`` keys it
+dropped (replay does only that, so what a concurrent step did to the context stays).
 
 These came within version 2, deliberately without a new version: they only add
 (an older reader ignores the keys and replays "cached" as a completed step, as
@@ -59,7 +61,8 @@ from pytest_flowexec._documents import read_document
 FORMAT = "flowexec-recording"
 VERSION = 2
 """2: code identity, inputs, attempts and errors per step; no composite events (later
-within 2, only adding: "cached", retries, usage, awaiting; see the module docstring)."""
+within 2, only adding: "cached", retries, usage, awaiting, context fields; see the
+module docstring)."""
 MAX_NAME = 120
 """Longer test names are cut and given a hash suffix (file systems limit names)."""
 
