@@ -267,6 +267,8 @@ def tree(result):
         "status": result.status.value,
         "outputs": repr(dict(result.outputs)),
         "usage": {k: v for k, v in result.usage.items() if k != "seconds"},
+        "stats": {n: [s.count, s.failures, s.cache_hits, s.cache_misses]
+                  for n, s in result.stats.items()},
         "steps": [
             [a, r.status.value, repr(r.output), r.attempts, r.cache_key,
              r.error and [r.error.type, clock_free(r.error.message)]]
