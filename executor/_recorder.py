@@ -310,14 +310,7 @@ class Recorder:
                 before = self._context_before.get(address)
                 retries = tuple(self._retries.pop(address, ()))
             after = _field_codes(context) if context is not None else None
-            fields: tuple[str, ...] | None = None
-            removed: tuple[str, ...] = ()
-            if after is not None and before is not None:
-                fields = tuple(k for k, v in after.items() if before.get(k) != v)
-                removed = tuple(k for k in before if k not in after)
-            changed = context is not None and (after != before or fields is None)
-            if changed and fields is not None and not (fields or removed):
-                fields = tuple(after or ())  # only the order changed: set them all again
+            changed, fields, removed = context_change(before, after)
             tap.keep(
                 RecordedStep(
                     address,
@@ -395,6 +388,29 @@ def _snapshot(context: Any) -> Any:
         return JSON_CODEC.decode(JSON_CODEC.encode(context))
     except Exception:
         return None
+
+
+def context_change(
+    before: Mapping[str, str] | None, after: Mapping[str, str] | None
+) -> tuple[bool, tuple[str, ...] | None, tuple[str, ...]]:
+    """What a step did to its context, from its fields encoded before and after the
+    call: (changed at all, the fields it set in ``after``'s order or ``None`` when
+    only the whole context says it, the keys it removed).
+
+    ``None`` fields when the fields before are unknown or only their order changed
+    (setting fields again does not reorder a dict: replay puts the context back whole).
+    """
+    if after is None:
+        return False, None, ()
+    if before is None:
+        return True, None, ()
+    fields = tuple(name for name, code in after.items() if before.get(name) != code)
+    removed = tuple(name for name in before if name not in after)
+    if fields or removed:
+        return True, fields, removed
+    if list(after) != list(before):
+        return True, None, ()
+    return False, None, ()
 
 
 def _field_codes(context: Any) -> dict[str, str] | None:
