@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._harness import Row, interleaved_medians
+from benchmarks._harness import Row, byte_compiled, interleaved_medians
 from benchmarks.bench_core import REFERENCE_CALL_US
 from executor import Flow, step
 
@@ -37,6 +37,7 @@ def _process(code: str) -> Callable[[], object]:
 
 
 def cold_import(rounds: int = 21) -> list[Row]:
+    byte_compiled()
     bare, imported, ran = interleaved_medians(
         _process("pass"),
         _process("import executor"),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_flowexec._activation import PerTest
 from pytest_flowexec._session_data import SessionData
 
 if TYPE_CHECKING:
@@ -309,30 +310,37 @@ BENCHMARK = pytest.StashKey[FlowBenchmark]()
 @pytest.fixture
 def flow_benchmark(request: pytest.FixtureRequest) -> FlowBenchmark:
     """Time flow runs and report their figures (see docs/benchmarks.md)."""
+    PER_TEST.activate(request.config)
     benchmark = FlowBenchmark(request.node)
     request.node.stash[BENCHMARK] = benchmark
     return benchmark
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Any:
-    result = yield
-    benchmark = item.stash.get(BENCHMARK, None)
-    if benchmark is None:
+class _Figures:
+    """The per-test hook of the fixture (registered when a test sets it up)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        result = yield
+        benchmark = item.stash.get(BENCHMARK, None)
+        if benchmark is None:
+            return result
+        if benchmark.result is None:
+            pytest.fail(
+                f"{item.nodeid} asked for flow_benchmark but never called it: call "
+                f"flow_benchmark(flow, inputs) (or await flow_benchmark.arun(...))",
+                pytrace=False,
+            )
+        session = item.config.stash[SESSION]
+        session.tracing = session.tracing or _tracing()
+        session.results.append(benchmark.result)
+        failures = _compare(item.config, session, benchmark.result)
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
         return result
-    if benchmark.result is None:
-        pytest.fail(
-            f"{item.nodeid} asked for flow_benchmark but never called it: call "
-            f"flow_benchmark(flow, inputs) (or await flow_benchmark.arun(...))",
-            pytrace=False,
-        )
-    session = item.config.stash[SESSION]
-    session.tracing = session.tracing or _tracing()
-    session.results.append(benchmark.result)
-    failures = _compare(item.config, session, benchmark.result)
-    if failures:
-        pytest.fail("\n".join(failures), pytrace=False)
-    return result
+
+
+PER_TEST = PerTest("flowexec-benchmark-figures", _Figures, fixtures=("flow_benchmark",))
 
 
 def _compare(config: pytest.Config, session: BenchmarkSession, result: bench.Result) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pytest_flowexec._activation import PerTest
 from pytest_flowexec._session_data import SessionData
 
 CHILD_ENV = "FLOWEXEC_DETERMINISM_CHILD"
@@ -93,26 +94,34 @@ def flow_cache_keys_step(request: pytest.FixtureRequest) -> Any:
     return request.param
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    keys = item.get_closest_marker("flow_cache_keys")
-    determinism = item.get_closest_marker("flow_determinism")
-    if keys is None and determinism is None:
-        return (yield)
-    if determinism is None:
-        result = yield
-        assert keys is not None
-        _check_keys(item, keys)
-        return result
-    from executor.testing import capture_runs
+class _Checks:
+    """The per-test hook of both markers (registered when a test carries one)."""
 
-    replaying = _replaying(item)  # before the test: a first recording writes its file
-    with capture_runs() as observed:
-        result = yield
-    if keys is not None:
-        _check_keys(item, keys)
-    _check_determinism(item, determinism, list(observed), replaying)
-    return result
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        keys = item.get_closest_marker("flow_cache_keys")
+        determinism = item.get_closest_marker("flow_determinism")
+        if keys is None and determinism is None:
+            return (yield)
+        if determinism is None:
+            result = yield
+            assert keys is not None
+            _check_keys(item, keys)
+            return result
+        from executor.testing import capture_runs
+
+        replaying = _replaying(item)  # before the test: a first recording writes its file
+        with capture_runs() as observed:
+            result = yield
+        if keys is not None:
+            _check_keys(item, keys)
+        _check_determinism(item, determinism, list(observed), replaying)
+        return result
+
+
+PER_TEST = PerTest(
+    "flowexec-properties-checks", _Checks, markers=("flow_cache_keys", "flow_determinism")
+)
 
 
 def _check_keys(item: pytest.Item, marker: pytest.Mark) -> None:

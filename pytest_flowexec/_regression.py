@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
+from pytest_flowexec._activation import PerTest
 from pytest_flowexec._session_data import SessionData
 
 if TYPE_CHECKING:
@@ -289,6 +290,7 @@ class Regression:
 @pytest.fixture
 def flow_regression(request: pytest.FixtureRequest) -> Regression:
     """Compare values and flow results with golden files (see docs/regression.md)."""
+    PER_TEST.activate(request.config)
     return _checker(request.node)
 
 
@@ -312,17 +314,28 @@ class _Runs:
             self.results.append(result)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    marker = item.get_closest_marker("flow_regression")
-    if marker is None:
-        result = yield
-    else:
-        result = yield from _check_runs(item, marker)
-    checker = item.stash.get(CHECKER, None)
-    if checker is not None and checker.pending:
-        pytest.fail("\n".join(checker.pending), pytrace=False)
-    return result
+class _Checks:
+    """The per-test hook of the marker and the fixture (registered when used)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        marker = item.get_closest_marker("flow_regression")
+        if marker is None:
+            result = yield
+        else:
+            result = yield from _check_runs(item, marker)
+        checker = item.stash.get(CHECKER, None)
+        if checker is not None and checker.pending:
+            pytest.fail("\n".join(checker.pending), pytrace=False)
+        return result
+
+
+PER_TEST = PerTest(
+    "flowexec-regression-checks",
+    _Checks,
+    markers=("flow_regression",),
+    fixtures=("flow_regression",),
+)
 
 
 def _check_runs(item: pytest.Item, marker: pytest.Mark) -> Generator[None, Any, Any]:

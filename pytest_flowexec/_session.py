@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from executor.testing import RunTap
     from pytest_flowexec._mock import FlowMock
 
-MODES = ("none", "once", "new", "rewrite")
 FROZEN_TIME = "2024-01-01T00:00:00+00:00"
 """Where time stands in a new recording's tests (the recording keeps its own)."""
 REAL_TIME_MODULES = ("distributed.", "tornado.")

@@ -10,7 +10,7 @@ so they live here; what the data is, and what the summary says, stay with the fe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
@@ -49,9 +49,22 @@ class SessionData(Generic[M]):
                 terminalreporter.section("flowexec tally")
     """
 
-    def __init__(self, key: str, stash: pytest.StashKey[M]) -> None:
+    def __init__(
+        self, key: str, stash: pytest.StashKey[M], make: Callable[[], M] | None = None
+    ) -> None:
         self.key = key
         self.stash = stash
+        self.make = make
+        """Makes the data when first needed (a feature whose data costs an import to
+        make); without it the feature puts its data in the stash itself."""
+
+    def get(self, config: pytest.Config) -> M:
+        """The session's data, made now if it was not yet (needs ``make``)."""
+        data = config.stash.get(self.stash, None)
+        if data is None:
+            assert self.make is not None, f"{self.key}: no data in the stash and no make"
+            data = config.stash[self.stash] = self.make()
+        return data
 
     def hand_over(self, config: pytest.Config) -> bool:
         """On an xdist worker, give the data to the controller and return True (the
@@ -67,8 +80,12 @@ class SessionData(Generic[M]):
     def take(self, node: Any) -> None:
         """On the controller, as worker ``node`` goes down: merge what it handed over."""
         sent = getattr(node, "workeroutput", {}).get(self.key)
+        if sent is None:
+            return
         data = node.config.stash.get(self.stash, None)
-        if sent is not None and data is not None:
+        if data is None and self.make is not None:
+            data = self.get(node.config)
+        if data is not None:
             data.add(sent)
 
     def to_report(self, config: pytest.Config) -> M | None:

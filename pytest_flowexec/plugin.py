@@ -1,28 +1,41 @@
 """The flowexec pytest plugin: ``flow_mock`` and deterministic record/replay.
 
 Registered through the ``pytest11`` entry point ``flowexec``. It stays thin and
-lazy: the engine is imported only when a test uses the plugin, session state lives
-in ``config.stash``, and xdist workers hand their summary to the controller.
+lazy: the engine, the mock and the recording code are imported only when a test uses
+them, the per-test hook is registered only in sessions that need it (``_activation``),
+session state lives in ``config.stash``, and xdist workers hand their summary to the
+controller.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_flowexec import hookspecs
-from pytest_flowexec._mock import FlowMock
-from pytest_flowexec._recording import RecordingError, default_location
-from pytest_flowexec._session import MODES, Stats, TestRun
+from pytest_flowexec._activation import PerTest, activate_used
 from pytest_flowexec._session_data import SessionData
 
-STATS = pytest.StashKey[Stats]()
+if TYPE_CHECKING:
+    from pytest_flowexec._mock import FlowMock
+    from pytest_flowexec._session import Stats
+
+MODES = ("none", "once", "new", "rewrite")
+
+
+def _new_stats() -> Stats:
+    from pytest_flowexec._session import Stats
+
+    return Stats()
+
+
+STATS = pytest.StashKey["Stats"]()
 SESSION_MODES = pytest.StashKey[tuple[str | None, bool, str]]()
-DATA = SessionData("flowexec", STATS)
+DATA = SessionData("flowexec", STATS, _new_stats)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,7 +97,17 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("flow_record_mode") or config.getini("flow_record_mode")
     if mode not in MODES:
         raise pytest.UsageError(f"flow_record_mode must be one of {', '.join(MODES)}, got {mode!r}")
-    config.stash[STATS] = Stats()
+    forced, ini_replay, default = _session_modes(config)
+    if forced not in (None, "none") or ini_replay or default != "none":
+        RECORDING.activate(config)  # every test records, replays or validates
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
+    from pytest_flowexec import _benchmark, _properties_plugin, _regression
+
+    features = (RECORDING, _properties_plugin.PER_TEST, _regression.PER_TEST, _benchmark.PER_TEST)
+    activate_used(config, items, features)
 
 
 def _session_modes(config: pytest.Config) -> tuple[str | None, bool, str]:
@@ -130,6 +153,8 @@ def recording_path(item: pytest.Item) -> Path:
     parent = getattr(item, "cls", None)
     if parent is not None:
         name = f"{parent.__name__}.{name}"
+    from pytest_flowexec._recording import default_location
+
     default = default_location(
         item.config.rootpath, item.config.getini("flow_recordings_dir"), module, name
     )
@@ -149,32 +174,50 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         renew_default_caches()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    mode = _mode(item)
-    mock = getattr(item, "funcargs", {}).get("flow_mock")
-    if mode == "none" and mock is None:
-        return (yield)  # the plugin stays out of tests that do not use it
-    try:
-        test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
-    except RecordingError as error:
-        pytest.fail(str(error), pytrace=False)
-    stats = item.config.stash[STATS]
-    try:
-        with test.environment():
-            result = yield
-    except BaseException:
-        test.count(stats)  # a failed test's replays and mismatches count too
-        raise
-    problems = test.finish(stats)
-    if problems:
-        raise AssertionError("\n".join(problems))
-    return result
+class _Recording:
+    """The per-test hook of record/replay and ``flow_mock`` (registered when used)."""
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        # trylast: innermost, nearest the test, as when it was a module-level hook
+        mode = _mode(item)
+        mock = getattr(item, "funcargs", {}).get("flow_mock")
+        if mode == "none" and mock is None:
+            return (yield)  # the plugin stays out of tests that do not use it
+        from pytest_flowexec._recording import RecordingError
+        from pytest_flowexec._session import TestRun
+
+        try:
+            test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
+        except RecordingError as error:
+            pytest.fail(str(error), pytrace=False)
+        stats = DATA.get(item.config)
+        try:
+            with test.environment():
+                result = yield
+        except BaseException:
+            test.count(stats)  # a failed test's replays and mismatches count too
+            raise
+        problems = test.finish(stats)
+        if problems:
+            raise AssertionError("\n".join(problems))
+        return result
+
+
+RECORDING = PerTest(
+    "flowexec-recording",
+    _Recording,
+    markers=("flow_replay", "flow_record"),
+    fixtures=("flow_mock",),
+)
 
 
 @pytest.fixture
-def flow_mock() -> FlowMock:
+def flow_mock(request: pytest.FixtureRequest) -> FlowMock:
     """Stub or spy on steps of every flow the test runs (see docs/testing.md)."""
+    from pytest_flowexec._mock import FlowMock
+
+    RECORDING.activate(request.config)
     return FlowMock()
 
 
