@@ -223,10 +223,10 @@ class RunState:
         address = self.addresses[index]
         step = node.step
         called = found.attempts > 0  # a cache hit or a refused start made no attempt
-        refused = (
+        over_limit = (
             found.error is not None and found.error.type == "executor._limits.UsageLimitExceeded"
         )
-        if self.limited and (called or refused):
+        if self.limited and (called or over_limit):  # a start the meter refused live, too
             try:
                 self.meter.start_step(address)
             except UsageLimitExceeded as refused:
