@@ -6,7 +6,10 @@ step address (``"flow/step"``), the offending value, and what to do about it.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,7 +17,37 @@ if TYPE_CHECKING:
 
 
 class FlowError(Exception):
-    """Base class of every error raised by flowexec."""
+    """Base class of every error raised by flowexec.
+
+    Every one pickles to an equal error (same class, message and attributes): errors
+    cross process lines (``executor="parallel"``, Dask, pytest-xdist). By default it
+    is rebuilt from its ``args`` and attributes without calling ``__init__``, whose
+    parameters are seldom the message; a class that must leave something behind (a
+    partial result) says so in its own ``__reduce__``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _picklable_or_none(value: Any) -> Any:
+    """``value`` when it pickles, else None (a value an error carries for show)."""
+    import pickle  # only when an error crosses a process line: import executor stays lean
+
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return None
+    return value
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], attributes: dict[str, Any]) -> Any:
+    """An error of ``cls`` with these ``args`` and attributes, made without calling
+    its ``__init__`` (how a pickled FlowError comes back)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 class FlowDefinitionError(FlowError, ValueError):
@@ -141,9 +174,13 @@ class StepFailed(FlowError):
         # constructor takes other arguments.
         FlowError.__init__(self, f"step {address!r} failed{tries}: {kind}: {cause}")
 
-    def __reduce__(self) -> tuple[type[StepFailed], tuple[str, BaseException]]:
-        # The partial result stays behind when the error crosses a process line.
-        return (type(self), (self.address, self.cause))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The partial result stays behind when the error crosses a process line: it
+        # holds every step's output, which need not pickle.
+        attributes = {**self.__dict__, "result": None}
+        if "last" in attributes:  # StepFailedOnLoopLimit
+            attributes["last"] = _picklable_or_none(attributes["last"])
+        return (_rebuilt, (type(self), self.args, attributes))
 
 
 class RemoteStepError(FlowError):
@@ -206,12 +243,18 @@ class MissingExtra(FlowError, ImportError):
     """An optional dependency a feature needs is not installed; names the extra."""
 
     def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.feature = feature
+        self.module = module
         self.extra = extra
         super().__init__(
             f"{feature} needs the optional dependency {module!r}, which is not installed; "
             f'install it with: pip install "flowexec[{extra}]"',
             name=module,
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Through __init__: ImportError keeps ``name`` outside the instance dict.
+        return (MissingExtra, (self.feature, self.module, self.extra))
 
 
 class CodecError(FlowError, TypeError):
@@ -253,9 +296,6 @@ class CacheKeyError(FlowError, TypeError):
             f"encoding. Give its type a __cache_key__() method returning plain data, or "
             f"choose what identifies a call with CachePolicy(key=lambda inputs: ...)"
         )
-
-    def __reduce__(self) -> tuple[type[CacheKeyError], tuple[str, str, str]]:
-        return (CacheKeyError, (self.address, self.path, "value"))
 
 
 class Pause(FlowError):
@@ -328,7 +368,11 @@ class LoopLimitReached(FlowError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (LoopLimitReached, (self.address, self.max_iterations, None))
+        # The last output goes along when it pickles (it is in the message too).
+        last = _picklable_or_none(self.last)
+        if last is self.last:
+            return (LoopLimitReached, (self.address, self.max_iterations, last))
+        return (_rebuilt, (LoopLimitReached, self.args, {**self.__dict__, "last": None}))
 
 
 class ContextConflict(FlowError):
@@ -413,3 +457,37 @@ class UsageError(FlowError, ValueError):
     The message is one line naming the argument, the bad value and the fix; the
     command prints it and exits with status 2.
     """
+
+
+def os_error_reason(error: OSError) -> str:
+    """The OS's own words for ``error`` without the path it names (the caller names
+    the path in its own terms), e.g. ``"No space left on device"``."""
+    return error.strerror or str(error) or type(error).__name__
+
+
+def os_error_fix(error: OSError, path: str | os.PathLike[str], what: str = "the store") -> str:
+    """What to do about a write to ``path`` (a file of ``what``) that the file system
+    refused."""
+    code = error.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "Free some disk space (or raise the quota) and try again"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"Make {str(Path(path).parent)!r} writable, or point the store at a writable folder"
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocking = _file_in_the_way(Path(path))
+        if blocking is not None:
+            return (
+                f"{str(blocking)!r} is a file, not a folder: move it aside, or point "
+                f"{what} at another path"
+            )
+    if code == errno.EIO:
+        return "The disk or file system failed; check them and try again"
+    return "Check that the path can be written to, then try again"
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest ancestor of ``path`` that exists and is not a folder, if any."""
+    for ancestor in (path, *path.parents):
+        if ancestor.exists():
+            return None if ancestor.is_dir() else ancestor
+    return None
