@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from executor._errors import FlowDefinitionError, FlowInputError
+from executor._errors import FlowDefinitionError, FlowInputError, hide_engine_frame
 from executor._names import CONTEXT_PARAM, UNSET
 from executor._plan import Plan, build_plan, stable_topological_order
 from executor._step import Step, as_step
+from executor._suggest import did_you_mean
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from executor.state._model import StateMetadata
     from executor.state._report import DeterminismReport
     from executor.state._store import StateStore
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32
@@ -236,7 +239,10 @@ class Flow:
         answer — or, with ``strict=True``, fails with ``ReplayMismatch`` saying why.
 
         Args:
-            inputs: inputs to add or replace, e.g. the value a ``Pause`` awaited.
+            inputs: inputs to add, e.g. the value a ``Pause`` awaits (given again
+                when a step pauses for it again). A stored input keeps its value:
+                another one is refused with :class:`FlowInputError`, naming the fix
+                (a new run, or ``resume_from=``, which makes one and may change it).
             resume_from: an address to run again from: it, what is inside it, and
                 everything downstream of it run; the rest is reused. Makes a new
                 stored run whose metadata names this one as ``parent_state_id``.
@@ -247,8 +253,9 @@ class Flow:
         Raises:
             StateNotFound: no such state.
             StateCorrupted: the stored run cannot be read.
-            FlowInputError: an input is missing or unknown (a typo in ``inputs=``);
-                checked before anything is written, so the stored run is unchanged.
+            FlowInputError: an input is missing or unknown (a typo in ``inputs=``),
+                or would change a stored input; checked before anything is written,
+                so the stored run is unchanged.
         """
         from executor._core import ExecutorCore
         from executor._recovery import resume
@@ -300,9 +307,11 @@ class Flow:
         try:
             return self._by_name[name]
         except KeyError:
+            names = [s.name for s in self._steps]
+            hint = did_you_mean(name, names) if isinstance(name, str) else ""
             raise FlowDefinitionError(
-                f"flow {self.name!r} has no step {name!r}; its steps are: "
-                f"{', '.join(s.name for s in self._steps)}"
+                f"flow {self.name!r} has no step {name!r}{f' ({hint})' if hint else ''}; "
+                f"its steps are: {', '.join(names)}"
             ) from None
 
     def upstream(self, name: str) -> tuple[str, ...]:
@@ -485,6 +494,11 @@ def merge_inputs(
     flow: str, mapping: Mapping[str, Any] | None, keywords: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One dict of flow inputs from the positional mapping and the keywords (copied)."""
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise FlowDefinitionError(
+            f"flow {flow!r}: the inputs are a mapping of input names to values, got "
+            f"{mapping!r}; pass flow.run({{'name': value}}) or flow.run(name=value)"
+        )
     merged = dict(mapping) if mapping is not None else {}
     twice = sorted(set(merged).intersection(keywords))
     if twice:

@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from executor._errors import Pause, ReplayMismatch
+from executor._errors import Pause, ReplayMismatch, hide_engine_frame
 from executor._executors import (
     Dispatcher,
     FuturesDispatcher,
@@ -34,6 +34,8 @@ from executor._threads import LoopHandoff, ThreadDispatcher, WorkerPool
 if TYPE_CHECKING:
     from executor._dask import DaskSession
     from executor._step import Step
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 OnFailure = Literal["stop", "continue"]
 _FAILED = StepStatus.FAILED
