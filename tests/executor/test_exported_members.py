@@ -66,6 +66,7 @@ def test_public_names_are_pinned():
         "LoopLimitReached",
         "UsageLimitExceeded",
         "ReplayMismatch",
+        "RecordedFailure",
         "MissingExtra",
         "ClusterError",
         "__version__",
