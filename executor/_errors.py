@@ -8,12 +8,38 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from executor._results import FlowResult
+
+
+def hide_engine_frame(excinfo: Any) -> bool:
+    """Whether pytest leaves the engine's frames out of a failure's traceback.
+
+    Each module on the way from ``Flow.run`` to a step (and back to the raise)
+    sets ``__tracebackhide__ = hide_engine_frame``: pytest asks it for every such
+    frame (pluggy and pytest hide their own frames the same way). A user then sees
+    their test's line, the message and, in the cause, the step's own code, not
+    pages of scheduler. The frames stay for an error the engine did not mean to
+    raise (not a :class:`FlowError`, raised in the engine itself: a bug to report),
+    and ``pytest --fulltrace`` shows them all.
+
+    Args:
+        excinfo: pytest's ``ExceptionInfo`` of the exception being shown.
+    """
+    error = getattr(excinfo, "value", None)
+    if isinstance(error, FlowError):
+        return True
+    tb = getattr(excinfo, "tb", None)
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    raised_in = tb.tb_frame.f_globals.get("__tracebackhide__")
+    return raised_in is not hide_engine_frame
 
 
 class FlowError(Exception):
@@ -64,6 +90,8 @@ class FlowInputError(FlowError, TypeError):
     Attributes:
         missing: required flow inputs that were not given, sorted.
         unknown: given names the flow has no input for, sorted.
+        changed: for a resume, stored inputs given another value:
+            ``{name: (stored, given)}``, sorted by name.
     """
 
     def __init__(
@@ -74,17 +102,27 @@ class FlowInputError(FlowError, TypeError):
         unknown: Iterable[str] = (),
         known: Iterable[str] = (),
         reserved: Iterable[str] = (),
+        changed: Mapping[str, tuple[Any, Any]] | None = None,
+        fix: str = "",
     ) -> None:
         self.flow = flow
         self.missing = tuple(sorted(missing))
         self.unknown = tuple(sorted(unknown))
+        self.changed = dict(sorted((changed or {}).items()))
         known_sorted = sorted(known)
         parts: list[str] = []
         if self.missing:
             parts.append(f"missing required input(s): {', '.join(self.missing)}")
         if self.unknown:
+            from executor._suggest import did_you_mean
+
+            hints = [did_you_mean(name, known_sorted) for name in self.unknown]
+            named = ", ".join(
+                f"{name} ({hint})" if hint else name
+                for name, hint in zip(self.unknown, hints, strict=True)
+            )
             parts.append(
-                f"unknown input(s): {', '.join(self.unknown)} "
+                f"unknown input(s): {named} "
                 f"(the flow's inputs are: {', '.join(known_sorted) or 'none'})"
             )
         clashing = sorted(set(reserved) & set(self.missing))
@@ -93,7 +131,21 @@ class FlowInputError(FlowError, TypeError):
                 f"{', '.join(clashing)} share(s) a name with a run option; pass it in the "
                 f"mapping instead: flow.run({{{clashing[0]!r}: ...}})"
             )
+        if self.changed:
+            values = ", ".join(
+                f"{name} from {_short(old)} to {_short(new)}"
+                for name, (old, new) in self.changed.items()
+            )
+            parts.append(f"a resume cannot change stored input(s): {values}")
+        if fix:
+            parts.append(fix)
         super().__init__(f"flow {flow!r}: " + "; ".join(parts))
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to a length a one-line message can carry."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class StepTimeout(FlowError, TimeoutError):

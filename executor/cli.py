@@ -329,7 +329,8 @@ def _report_error(error: Exception, *, debug: bool, target: str | None = None) -
     usage = isinstance(error, UsageError | StateError)
     if isinstance(error, FlowInputError):
         usage = True
-        error = UsageError(f"{error}; give inputs with -i NAME=VALUE")
+        if error.missing or error.unknown:
+            error = UsageError(f"{error}; give inputs with -i NAME=VALUE")
     if usage:
         sys.stderr.write(f"flowexec: error: {error}\n")
         return EXIT_USAGE

@@ -55,6 +55,8 @@ def _sample(name: str, annotation: str) -> Any:
         return ContextConflict("f/par", "total", ["a", "b"])
     if "BaseException" in annotation:
         return ValueError("the cause")
+    if name == "changed":  # FlowInputError: {input: (stored value, given value)}
+        return {"n": (2, 3)}
     if annotation.startswith("Mapping"):
         return {"cost": 2.5, "steps": 3.0}
     if annotation.startswith(("Iterable", "Sequence")):

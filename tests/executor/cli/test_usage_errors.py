@@ -58,6 +58,10 @@ CASES = {
         "missing required input(s): n; give inputs with -i",
     ),
     "unknown input": ([*RUN, "-i", "m=1"], "unknown input(s): m (the flow's inputs are: n)"),
+    "mistyped input": (
+        [*RUN, "-i", "nn=1"],
+        "unknown input(s): nn (did you mean 'n'?) (the flow's inputs are: n)",
+    ),
     "bad executor": ([*RUN, "--executor", "gpu"], "argument --executor: invalid choice: 'gpu'"),
     "zero concurrency": ([*RUN, "--max-concurrency", "0"], "must be a whole number >= 1, got '0'"),
     "store is a folder": ([*RUN, "--store", "folder"], "--store 'folder' is a folder"),
@@ -112,6 +116,11 @@ def test_a_bad_argument_is_one_line_and_exit_2(project, case):
     ("args", "expected"),
     [
         (["flows.py:flow", "--from", "demo/nope"], "--from 'demo/nope': flow 'demo' has no step"),
+        (
+            ["flows.py:flow", "--from", "demo/totl"],
+            "--from 'demo/totl': flow 'demo' has no step 'totl' (did you mean 'total'?); "
+            "its steps are: load, squares, flaky, bounds, total, report",
+        ),
         (["flows.py:broken"], "flow target 'flows.py:broken' is flow 'broken', but state"),
         (["flows.py:flow", "-i", "oops"], "-i 'oops': write NAME=VALUE"),
         ([], "give the flow to resume: flowexec states resume "),
