@@ -191,9 +191,11 @@ class _Recording:
             test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
         except RecordingError as error:
             pytest.fail(str(error), pytrace=False)
+        from pytest_flowexec._given import given_examples
+
         stats = DATA.get(item.config)
         try:
-            with test.environment():
+            with test.environment(), given_examples(item, test):  # @given: fixed examples
                 result = yield
         except BaseException:
             test.count(stats)  # a failed test's replays and mismatches count too
