@@ -47,7 +47,7 @@ def test_lookup_len(inputs):
     assert len(lookup.run(**inputs)["regions"]) == len(inputs["country"])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(), st.text(max_size=5))
 def test_pair(n, word):
     assert pair.run(n=n, word=word)["double"] == 2 * n
