@@ -235,3 +235,37 @@ def test_a_failing_example_is_found_again_and_nothing_is_recorded(run, pytester)
         failed=1
     )  # outside a recording mode hypothesis is left alone:
     assert saved_examples(pytester)  # it saves the failure in its database
+
+
+METHODS = """
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from app import lookup
+
+COUNTRIES = st.lists(st.sampled_from(["DE", "FR", "US"]))
+
+
+class TestLookup:
+    @settings(max_examples=10, deadline=None)
+    @given(COUNTRIES)
+    def test_method(self, country):
+        assert len(lookup.run(country=country)["regions"]) == len(country)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+@settings(max_examples=10, deadline=None)
+@given(COUNTRIES)
+def test_parametrized(k, country):
+    assert len(lookup.run(country=country * k)["regions"]) == len(country) * k
+"""
+
+
+def test_methods_and_parametrized_tests(plain, pytester):
+    pytester.makepyfile(test_app=METHODS)
+    plain("--flow-record-mode=rewrite").assert_outcomes(passed=3)
+    names = ["TestLookup.test_method", "test_parametrized[1]", "test_parametrized[2]"]
+    first = [recording(pytester, name).read_bytes() for name in names]
+    plain("--flow-record-mode=rewrite").assert_outcomes(passed=3)
+    assert [recording(pytester, name).read_bytes() for name in names] == first
+    plain("--flow-replay").assert_outcomes(passed=3)
