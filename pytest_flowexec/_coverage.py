@@ -108,7 +108,9 @@ class _Observing:
         observer = self.state.observer
         if observer is None:
             return (yield)
-        observer.stubs = getattr(item, "funcargs", {}).get("flow_mock")
+        from pytest_flowexec.plugin import mock_of
+
+        observer.stubs = mock_of(item)
         try:
             return (yield)
         finally:

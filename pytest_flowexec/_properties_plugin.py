@@ -143,7 +143,9 @@ def _check_determinism(
         raise pytest.UsageError(str(error)) from None
     tally = item.config.stash[TALLY]
     child = os.environ.get(CHILD_ENV)
-    mock = getattr(item, "funcargs", {}).get("flow_mock")
+    from pytest_flowexec.plugin import mock_of
+
+    mock = mock_of(item)
     if child is not None:  # the PYTHONHASHSEED subprocess: one sequential run each
         outcomes = [det.run_once(run, "sequential", "child", mock, options) for run in observed]
         Path(child).write_text("\n".join(det.snapshot(o) for o in outcomes))

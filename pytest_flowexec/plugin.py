@@ -34,6 +34,9 @@ def _new_stats() -> Stats:
 
 
 STATS = pytest.StashKey["Stats"]()
+MOCK = pytest.StashKey["FlowMock"]()
+"""The test's ``flow_mock``, however it was asked for (a parameter, another fixture,
+``request.getfixturevalue``): ``item.funcargs`` holds only the first two."""
 SESSION_MODES = pytest.StashKey[tuple[str | None, bool, str]]()
 DATA = SessionData("flowexec", STATS, _new_stats)
 
@@ -94,6 +97,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "flow_record(mode): record/replay this test's flow runs in mode once, new or rewrite",
     )
+    given = [
+        option
+        for option, value in (
+            ("--flow-replay", config.getoption("flow_replay")),
+            ("--flow-validate", config.getoption("flow_validate")),
+            ("--flow-record-mode", config.getoption("flow_record_mode") is not None),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        # each asks for another thing (replay only, call and compare, record): one
+        # silently winning would let someone believe they re-recorded when nothing was
+        raise pytest.UsageError(
+            f"{' and '.join(given)} exclude each other: give one (--flow-record-mode=rewrite "
+            f"re-records, --flow-replay replays only, --flow-validate calls the real steps "
+            f"and compares)"
+        )
     mode = config.getoption("flow_record_mode") or config.getini("flow_record_mode")
     if mode not in MODES:
         raise pytest.UsageError(f"flow_record_mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -106,7 +126,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     from pytest_flowexec import _benchmark, _properties_plugin, _regression
 
-    features = (RECORDING, _properties_plugin.PER_TEST, _regression.PER_TEST, _benchmark.PER_TEST)
+    features = [RECORDING]
+    for name, module in (
+        ("flowexec-properties", _properties_plugin),
+        ("flowexec-regression", _regression),
+        ("flowexec-benchmark", _benchmark),
+    ):
+        if config.pluginmanager.get_plugin(name) is module:  # not blocked with -p no:NAME
+            features.append(module.PER_TEST)
     activate_used(config, items, features)
 
 
@@ -181,7 +208,7 @@ class _Recording:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
         # trylast: innermost, nearest the test, as when it was a module-level hook
         mode = _mode(item)
-        mock = getattr(item, "funcargs", {}).get("flow_mock")
+        mock = mock_of(item)
         if mode == "none" and mock is None:
             return (yield)  # the plugin stays out of tests that do not use it
         from pytest_flowexec._recording import RecordingError
@@ -220,7 +247,13 @@ def flow_mock(request: pytest.FixtureRequest) -> FlowMock:
     from pytest_flowexec._mock import FlowMock
 
     RECORDING.activate(request.config)
-    return FlowMock()
+    mock = request.node.stash[MOCK] = FlowMock()
+    return mock
+
+
+def mock_of(item: pytest.Item) -> FlowMock | None:
+    """The test's ``flow_mock``, if it set one up."""
+    return item.stash.get(MOCK, None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -8,6 +8,8 @@ Example::
         check_cache_keys(fetch_rates)          # inputs drawn from its type hints
 
 or, one generated test per step, ``@pytest.mark.flow_cache_keys(fetch_rates, enrich)``.
+
+Needs the ``hypothesis`` extra: ``pip install "flowexec[hypothesis]"``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from pytest_flowexec import _hypothesis
+
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ModuleNotFoundError as error:  # the [hypothesis] extra is not installed
+    raise _hypothesis.missing(__name__, error) from None
 
 from pytest_flowexec.strategies import inputs_for
 

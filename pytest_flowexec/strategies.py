@@ -20,6 +20,8 @@ The engine's own types (``StepResult``, ``FlowResult``, ``Retry``, ``CachePolicy
 ``UsageLimits``, ...) are registered with :func:`hypothesis.strategies.register_type_strategy`
 through hypothesis' ``hypothesis`` entry point as soon as hypothesis is imported, so
 ``st.from_type(StepResult)`` just works.
+
+Needs the ``hypothesis`` extra: ``pip install "flowexec[hypothesis]"``.
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from hypothesis import strategies as st
-
+from pytest_flowexec import _hypothesis
 from pytest_flowexec._exact import exact_diff
+
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as error:  # the [hypothesis] extra is not installed
+    raise _hypothesis.missing(__name__, error) from None
 
 __all__ = [
     "SampleColor",

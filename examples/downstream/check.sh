@@ -42,6 +42,9 @@ stage() {  # stage NAME EXPECTED_EXIT ENV... -- pytest args...
 import executor, executor.cache, executor.state, pytest_flowexec
 from executor import CachePolicy
 assert "site-packages" in executor.__file__, executor.__file__
+# hypothesis is an extra: every stage below runs the plugin without it
+import importlib.util
+assert importlib.util.find_spec("hypothesis") is None, "hypothesis came with the wheel"
 PY
 "$work/venv/bin/flowexec" --help >/dev/null || failures+=("the flowexec command")
 
