@@ -269,3 +269,30 @@ def test_methods_and_parametrized_tests(plain, pytester):
     plain("--flow-record-mode=rewrite").assert_outcomes(passed=3)
     assert [recording(pytester, name).read_bytes() for name in names] == first
     plain("--flow-replay").assert_outcomes(passed=3)
+
+
+MACHINE = """
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from app import lookup
+
+
+class Lookups(RuleBasedStateMachine):
+    @rule(country=st.sampled_from(["DE", "FR"]))
+    def look(self, country):
+        lookup.run(country=[country])
+
+
+Lookups.TestCase.settings = settings(max_examples=3, stateful_step_count=2, deadline=None)
+TestLookups = Lookups.TestCase
+"""
+
+
+def test_a_state_machine_is_left_to_hypothesis(plain, pytester):
+    """Not covered: its runTest has no examples to seed; recording it still works."""
+    pytester.makepyfile(test_app=MACHINE)
+    plain("--flow-record-mode=rewrite").assert_outcomes(passed=1)
+    assert "hypothesis" not in json.loads(
+        recording(pytester, "Lookups.TestCase.runTest").read_text()
+    )
