@@ -112,6 +112,14 @@ def given_examples(item: pytest.Item, test: TestRun) -> Iterator[None]:
     raise failure.error from failure.error.__cause__
 
 
+def validation_note(test: TestRun) -> list[str]:
+    """For a ``@given`` test whose outputs differ from its recording under
+    ``--flow-validate``: why its examples may differ, and how to re-record."""
+    if test.action != "validate" or test.hypothesis is None or test.existing is None:
+        return []
+    return [test.rerecord] if any(tap.mismatches for _, _, tap in test.taps) else []
+
+
 class _FirstFailure(BaseException):
     """A replayed ``@given`` test's first failure, carried past hypothesis.
 

@@ -218,7 +218,7 @@ class _Recording:
             test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
         except RecordingError as error:
             pytest.fail(str(error), pytrace=False)
-        from pytest_flowexec._given import given_examples
+        from pytest_flowexec._given import given_examples, validation_note
 
         stats = DATA.get(item.config)
         try:
@@ -229,7 +229,7 @@ class _Recording:
             raise
         problems = test.finish(stats)
         if problems:
-            raise AssertionError("\n".join(problems))
+            raise AssertionError("\n".join([*problems, *validation_note(test)]))
         return result
 
 

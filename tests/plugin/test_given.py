@@ -296,3 +296,19 @@ def test_a_state_machine_is_left_to_hypothesis(plain, pytester):
     assert "hypothesis" not in json.loads(
         recording(pytester, "Lookups.TestCase.runTest").read_text()
     )
+
+
+def test_validation_of_other_examples_says_why(plain, pytester):
+    plain("--flow-record-mode=rewrite").assert_outcomes(passed=2)
+    path = recording(pytester)
+    path.write_text(path.read_text().replace('"seed": ', '"seed": 1', 1))  # other examples
+    result = plain("--flow-validate", "-k", "test_lookup_len")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*lookup/regions[[]0] differs from the recording:*",
+            "*test_app.py::test_lookup_len is a hypothesis @given test, seeded with its "
+            "recording's seed (1*) under the same hypothesis*",
+            "*re-record just this test with:*",
+        ]
+    )
