@@ -60,6 +60,16 @@ OTHER = "BIG = [{}]\nWORDS = [{}]\n".format(
 )
 
 
+# Each session here with xdist and hypothesis' plugin takes 15-40 s on a loaded 2-core
+# machine, and some tests run three: more than the suite's 120 s per test.
+pytestmark = pytest.mark.timeout(400)
+
+# In-process sessions leave out pytest's unraisable-exception plugin: hypothesis
+# allocates enough to start a garbage collection, which can meet an object another
+# test of the outer suite leaked (a Popen still running) and fail these tests for it.
+IN_PROCESS = ("-p", "no:cacheprovider", "-p", "no:unraisableexception")
+
+
 @pytest.fixture(params=[[], ["-n", "2"]], ids=["plain", "xdist"])
 def run(request, pytester):
     """pytest on a project of @given tests: in-process, or with xdist in subprocesses."""
@@ -70,7 +80,7 @@ def run(request, pytester):
     def go(*args, subprocess=False):
         if extra or subprocess:
             return pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", *args)
-        return pytester.runpytest("-p", "no:cacheprovider", *args)
+        return pytester.runpytest(*IN_PROCESS, *args)
 
     return go
 
@@ -80,7 +90,7 @@ def plain(pytester):
     """The same project, in-process only: for what xdist cannot change."""
     pytester.makepyfile(app=APP, test_app=TESTS)
     pytester.makeini("[pytest]\n")
-    return lambda *args: pytester.runpytest("-p", "no:cacheprovider", *args)
+    return lambda *args: pytester.runpytest(*IN_PROCESS, *args)
 
 
 def recording(pytester, name="test_lookup_len"):
@@ -128,9 +138,9 @@ def test_examples_do_not_depend_on_the_session(pytester, monkeypatch):
     in reach of hypothesis), on xdist workers, under other hash seeds."""
     pytester.makepyfile(app=APP, test_app=TESTS, other=OTHER)
     pytester.makeini("[pytest]\n")
-    pytester.runpytest(
-        "-p", "no:cacheprovider", "--flow-record-mode=rewrite", "test_app.py"
-    ).assert_outcomes(passed=2)
+    pytester.runpytest(*IN_PROCESS, "--flow-record-mode=rewrite", "test_app.py").assert_outcomes(
+        passed=2
+    )
     first = recording(pytester, "test_pair").read_bytes()
     pytester.makepyfile(test_other="import other\n\ndef test_other():\n    assert other.BIG\n")
     monkeypatch.setenv("PYTHONHASHSEED", "2")
