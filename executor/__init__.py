@@ -57,6 +57,7 @@ if typing.TYPE_CHECKING:
         when,
     )
     from executor._core import ExecutorCore, OnFailure, StepExecutor
+    from executor._dask_watch import DaskTimeouts
     from executor._executors import call_step
     from executor._hooks import hookimpl, hookspec
 
@@ -72,6 +73,7 @@ _LAZY = {
     "ExecutorCore": "executor._core",
     "OnFailure": "executor._core",
     "StepExecutor": "executor._core",
+    "DaskTimeouts": "executor._dask_watch",
     "call_step": "executor._executors",
     "hookimpl": "executor._hooks",
     "hookspec": "executor._hooks",
@@ -115,6 +117,7 @@ __all__ = [
     "StepExecutor",
     "OnFailure",
     "call_step",
+    "DaskTimeouts",
     "hookimpl",
     "hookspec",
     # stored data

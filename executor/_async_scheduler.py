@@ -16,10 +16,13 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 from executor._clock import Clock
+from executor._errors import hide_engine_frame
 from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
 from executor._run import Resolved, RunState
 from executor._threads import LoopHandoff
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 class _Ended:

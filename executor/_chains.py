@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import itertools
 
+from executor._errors import hide_engine_frame
 from executor._executors import Chainer, Dispatcher, Outcome
 from executor._run import RunState
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 class Chains:

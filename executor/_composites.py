@@ -29,6 +29,7 @@ from executor._errors import (
     Pause,
     ReplayMismatch,
     StepFailed,
+    hide_engine_frame,
 )
 from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
@@ -41,6 +42,8 @@ from executor.cache._policy import CachePolicy
 
 if TYPE_CHECKING:
     from executor._flow import Flow
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 class FailureStrategy(enum.Enum):

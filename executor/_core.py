@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from operator import index
 from types import MappingProxyType
-from typing import Any
+from typing import Any, SupportsIndex
 
 from executor import testing
 from executor._async_scheduler import run_async
 from executor._clock import Clock
-from executor._dask import DaskSession
-from executor._errors import FlowDefinitionError, run_failure
+from executor._dask import DaskSession, is_dask_executor, session_of_executor
+from executor._dask_watch import DEFAULT_TIMEOUTS, DaskTimeouts
+from executor._errors import FlowDefinitionError, hide_engine_frame, run_failure
 from executor._executors import (
     EXECUTOR_NAMES,
     StepExecutor,
@@ -37,6 +39,8 @@ from executor._sequential import run_sequential
 from executor.cache._backend import CacheBackend
 from executor.state._model import StateMetadata, StateStatus
 from executor.state._store import StateStore, checked_store
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,35 @@ def _copied(value: Any) -> Any:
         return value
 
 
+SEED_LIMIT = 2**64
+"""Seeds are 64-bit: ``0 <= seed < SEED_LIMIT`` (an unseeded run draws 63 bits)."""
+
+
+def _plugins(flow: Flow, plugins: Sequence[object]) -> tuple[object, ...]:
+    """``plugins`` as a tuple; a lone plugin or a string is refused, naming the fix."""
+    if isinstance(plugins, (str, bytes)) or not isinstance(plugins, Iterable):
+        name = getattr(flow, "name", flow)
+        raise FlowDefinitionError(
+            f"flow {name!r}: plugins= takes a list of objects with @hookimpl methods, "
+            f"got {plugins!r}; pass plugins=[my_plugin]"
+        )
+    return tuple(plugins)
+
+
+def _check_seed(flow: str, seed: object) -> None:
+    """Refuse a ``seed=`` that is not a 64-bit unsigned integer, naming the fix."""
+    fix = (
+        "pass an int from 0 to 2**64 - 1 (e.g. seed=1234), or leave seed= out and "
+        "read result.seed to repeat a run's retry waits"
+    )
+    if isinstance(seed, bool) or not isinstance(seed, SupportsIndex):
+        raise FlowDefinitionError(f"flow {flow!r}: seed must be an int, got {seed!r}; {fix}")
+    if not 0 <= index(seed) < SEED_LIMIT:
+        raise FlowDefinitionError(
+            f"flow {flow!r}: seed {seed!r} is outside the 64-bit range; {fix}"
+        )
+
+
 _STATE_OF = {
     RunStatus.COMPLETED: StateStatus.COMPLETED,
     RunStatus.FAILED: StateStatus.FAILED,
@@ -128,6 +161,9 @@ class ExecutorCore:
             ``LocalCluster`` and closes it at its end (see docs/scaling.md).
         dask_address: for ``executor="dask"``: a scheduler address to connect to
             for each run.
+        dask_timeouts: for ``executor="dask"`` (or ``client.get_executor()``): how
+            long to wait for the cluster before a step fails with ``ClusterError``
+            (a :class:`~executor.DaskTimeouts`; see docs/scaling.md).
     """
 
     def __init__(
@@ -140,14 +176,28 @@ class ExecutorCore:
         cache: CacheBackend | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
     ) -> None:
         if not isinstance(executor, Executor) and executor not in EXECUTOR_NAMES:
             raise FlowDefinitionError(unknown_executor(executor))
+        if dask_timeouts is not None and not isinstance(dask_timeouts, DaskTimeouts):
+            raise FlowDefinitionError(
+                f"dask_timeouts must be an executor.DaskTimeouts, got {dask_timeouts!r}; "
+                f"e.g. dask_timeouts=DaskTimeouts(no_workers=300)"
+            )
+        timeouts = DEFAULT_TIMEOUTS if dask_timeouts is None else dask_timeouts
         if executor == "dask":
-            DaskSession(dask_client, dask_address)  # checks them (and that Dask is there)
+            # Checks them (and that Dask is there); connects to nothing.
+            DaskSession(dask_client, dask_address, timeouts=timeouts)
         elif dask_client is not None or dask_address is not None:
             raise FlowDefinitionError(
                 f'dask_client= and dask_address= are for executor="dask", not {executor!r}'
+            )
+        elif dask_timeouts is not None and not (
+            isinstance(executor, Executor) and is_dask_executor(executor)
+        ):
+            raise FlowDefinitionError(
+                f'dask_timeouts= is for executor="dask" or client.get_executor(), not {executor!r}'
             )
         if max_concurrency is not None and (
             not isinstance(max_concurrency, int)
@@ -157,6 +207,11 @@ class ExecutorCore:
             raise FlowDefinitionError(
                 f"max_concurrency must be an int >= 1 or None, got {max_concurrency!r}"
             )
+        if step_executor is not None and not callable(step_executor):
+            raise FlowDefinitionError(
+                f"step_executor must be a callable (step, inputs, context) -> output, got "
+                f"{step_executor!r}"
+            )
         self.step_executor: StepExecutor = call_step if step_executor is None else step_executor
         self.executor = executor
         self.max_concurrency = max_concurrency
@@ -164,6 +219,7 @@ class ExecutorCore:
         self.cache = cache
         self.dask_client = dask_client
         self.dask_address = dask_address
+        self.dask_timeouts = timeouts
 
     def __repr__(self) -> str:
         return f"<ExecutorCore executor={self.executor!r} max_concurrency={self.max_concurrency}>"
@@ -194,7 +250,7 @@ class ExecutorCore:
             FlowInputError: an input is missing or unknown.
         """
         args = RunArgs(
-            flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
+            flow, inputs, context, outputs, on_failure, _plugins(flow, plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
         if testing._capturing():
@@ -237,7 +293,7 @@ class ExecutorCore:
                 metadata=metadata,
             )
         args = RunArgs(
-            flow, inputs, context, outputs, on_failure, tuple(plugins), seed, cache, limits
+            flow, inputs, context, outputs, on_failure, _plugins(flow, plugins), seed, cache, limits
         )
         plan = self._check(args)  # before the store is written to
         if testing._capturing():
@@ -271,6 +327,11 @@ class ExecutorCore:
             if metadata is not None:
                 raise FlowDefinitionError("metadata= is stored with a run: pass store= too")
             return None
+        if metadata is not None and not isinstance(metadata, StateMetadata):
+            raise FlowDefinitionError(
+                f"flow {args.flow.name!r}: metadata= must be a StateMetadata, got "
+                f"{metadata!r}; pass StateMetadata(tags=..., description=..., custom_data=...)"
+            )
         state_id = checked_store(store).create_state(
             args.flow.name, dict(args.inputs or {}), metadata or StateMetadata(), args.context
         )
@@ -329,8 +390,32 @@ class ExecutorCore:
             )
         if limits is not None and not isinstance(limits, UsageLimits):
             raise FlowDefinitionError(f"limits must be a UsageLimits, got {limits!r}")
+        if args.inputs is not None and not isinstance(args.inputs, Mapping):
+            raise FlowDefinitionError(
+                f"flow {flow.name!r}: the inputs are a mapping of input names to values, "
+                f"got {args.inputs!r}; pass flow.run({{'name': value}}) or flow.run(name=value)"
+            )
+        if args.seed is not None:
+            _check_seed(flow.name, args.seed)
+        if args.cache is not None and not isinstance(args.cache, CacheBackend):
+            raise FlowDefinitionError(
+                f"flow {flow.name!r}: cache= must be a cache backend, got {args.cache!r}; "
+                f"pass one such as MemoryCache() or SQLiteCache('.flowexec/cache.db')"
+            )
+        for plugin in args.plugins:
+            if isinstance(plugin, (str, bytes)):
+                raise FlowDefinitionError(
+                    f"flow {flow.name!r}: plugins= takes objects with @hookimpl methods, "
+                    f"got the string {plugin!r}; import the plugin and pass the object "
+                    f"itself"
+                )
         if isinstance(outputs, str):
             outputs = [outputs]
+        elif outputs is not None and not isinstance(outputs, Iterable):
+            raise FlowDefinitionError(
+                f"flow {flow.name!r}: outputs= takes step names, got {outputs!r}; "
+                f"pass a list such as outputs=[{flow.steps[-1].name!r}]"
+            )
         plan = flow.plan(outputs)
         flow.check_inputs(plan, args.inputs if args.inputs is not None else {})
         return plan
@@ -341,7 +426,10 @@ class ExecutorCore:
         flow = args.flow
         given = MappingProxyType(dict(args.inputs) if args.inputs is not None else {})
         limits = args.limits
-        seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
+        # operator.index: a numpy integer seed reports a plain int
+        seed = (
+            index(args.seed) if args.seed is not None else int.from_bytes(os.urandom(8), "big") >> 1
+        )
         hooks = HookRelay((*self.plugins, *args.plugins, *testing.observers()))
         step_executor = self.step_executor
         interceptor = testing.intercepting()
@@ -360,11 +448,7 @@ class ExecutorCore:
             run_composite=drive_sync,
             arun_composite=drive_async,
             recorder=recorder,
-            dask=(
-                DaskSession(self.dask_client, self.dask_address)
-                if self.executor == "dask"
-                else None
-            ),
+            dask=self._dask_session(),
         )
         state = RunState(
             plan,
@@ -376,6 +460,15 @@ class ExecutorCore:
         )
         hooks.flow_start(flow.name, given, seed)
         return state
+
+    def _dask_session(self) -> DaskSession | None:
+        """The run's Dask session (which connects when it first sends a step)."""
+        executor, timeouts = self.executor, self.dask_timeouts
+        if executor == "dask":
+            return DaskSession(self.dask_client, self.dask_address, timeouts=timeouts)
+        if isinstance(executor, Executor) and is_dask_executor(executor):
+            return session_of_executor(executor, timeouts)
+        return None
 
     def _end(self, state: RunState) -> FlowResult:
         if state.recorder is not None and state.recorder.tap is not None:

@@ -6,15 +6,74 @@ step address (``"flow/step"``), the offending value, and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import errno
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from executor._results import FlowResult
 
 
+def hide_engine_frame(excinfo: Any) -> bool:
+    """Whether pytest leaves the engine's frames out of a failure's traceback.
+
+    Each module on the way from ``Flow.run`` to a step (and back to the raise)
+    sets ``__tracebackhide__ = hide_engine_frame``: pytest asks it for every such
+    frame (pluggy and pytest hide their own frames the same way). A user then sees
+    their test's line, the message and, in the cause, the step's own code, not
+    pages of scheduler. The frames stay for an error the engine did not mean to
+    raise (not a :class:`FlowError`, raised in the engine itself: a bug to report),
+    and ``pytest --fulltrace`` shows them all.
+
+    Args:
+        excinfo: pytest's ``ExceptionInfo`` of the exception being shown.
+    """
+    error = getattr(excinfo, "value", None)
+    if isinstance(error, FlowError):
+        return True
+    tb = getattr(excinfo, "tb", None)
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    raised_in = tb.tb_frame.f_globals.get("__tracebackhide__")
+    return raised_in is not hide_engine_frame
+
+
 class FlowError(Exception):
-    """Base class of every error raised by flowexec."""
+    """Base class of every error raised by flowexec.
+
+    Every one pickles to an equal error (same class, message and attributes): errors
+    cross process lines (``executor="parallel"``, Dask, pytest-xdist). By default it
+    is rebuilt from its ``args`` and attributes without calling ``__init__``, whose
+    parameters are seldom the message; a class that must leave something behind (a
+    partial result) says so in its own ``__reduce__``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _picklable_or_none(value: Any) -> Any:
+    """``value`` when it pickles, else None (a value an error carries for show)."""
+    import pickle  # only when an error crosses a process line: import executor stays lean
+
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return None
+    return value
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], attributes: dict[str, Any]) -> Any:
+    """An error of ``cls`` with these ``args`` and attributes, made without calling
+    its ``__init__`` (how a pickled FlowError comes back)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 class FlowDefinitionError(FlowError, ValueError):
@@ -31,6 +90,8 @@ class FlowInputError(FlowError, TypeError):
     Attributes:
         missing: required flow inputs that were not given, sorted.
         unknown: given names the flow has no input for, sorted.
+        changed: for a resume, stored inputs given another value:
+            ``{name: (stored, given)}``, sorted by name.
     """
 
     def __init__(
@@ -41,17 +102,27 @@ class FlowInputError(FlowError, TypeError):
         unknown: Iterable[str] = (),
         known: Iterable[str] = (),
         reserved: Iterable[str] = (),
+        changed: Mapping[str, tuple[Any, Any]] | None = None,
+        fix: str = "",
     ) -> None:
         self.flow = flow
         self.missing = tuple(sorted(missing))
         self.unknown = tuple(sorted(unknown))
+        self.changed = dict(sorted((changed or {}).items()))
         known_sorted = sorted(known)
         parts: list[str] = []
         if self.missing:
             parts.append(f"missing required input(s): {', '.join(self.missing)}")
         if self.unknown:
+            from executor._suggest import did_you_mean
+
+            hints = [did_you_mean(name, known_sorted) for name in self.unknown]
+            named = ", ".join(
+                f"{name} ({hint})" if hint else name
+                for name, hint in zip(self.unknown, hints, strict=True)
+            )
             parts.append(
-                f"unknown input(s): {', '.join(self.unknown)} "
+                f"unknown input(s): {named} "
                 f"(the flow's inputs are: {', '.join(known_sorted) or 'none'})"
             )
         clashing = sorted(set(reserved) & set(self.missing))
@@ -60,7 +131,21 @@ class FlowInputError(FlowError, TypeError):
                 f"{', '.join(clashing)} share(s) a name with a run option; pass it in the "
                 f"mapping instead: flow.run({{{clashing[0]!r}: ...}})"
             )
+        if self.changed:
+            values = ", ".join(
+                f"{name} from {_short(old)} to {_short(new)}"
+                for name, (old, new) in self.changed.items()
+            )
+            parts.append(f"a resume cannot change stored input(s): {values}")
+        if fix:
+            parts.append(fix)
         super().__init__(f"flow {flow!r}: " + "; ".join(parts))
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to a length a one-line message can carry."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class StepTimeout(FlowError, TimeoutError):
@@ -141,9 +226,13 @@ class StepFailed(FlowError):
         # constructor takes other arguments.
         FlowError.__init__(self, f"step {address!r} failed{tries}: {kind}: {cause}")
 
-    def __reduce__(self) -> tuple[type[StepFailed], tuple[str, BaseException]]:
-        # The partial result stays behind when the error crosses a process line.
-        return (type(self), (self.address, self.cause))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The partial result stays behind when the error crosses a process line: it
+        # holds every step's output, which need not pickle.
+        attributes = {**self.__dict__, "result": None}
+        if "last" in attributes:  # StepFailedOnLoopLimit
+            attributes["last"] = _picklable_or_none(attributes["last"])
+        return (_rebuilt, (type(self), self.args, attributes))
 
 
 class RemoteStepError(FlowError):
@@ -206,12 +295,18 @@ class MissingExtra(FlowError, ImportError):
     """An optional dependency a feature needs is not installed; names the extra."""
 
     def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.feature = feature
+        self.module = module
         self.extra = extra
         super().__init__(
             f"{feature} needs the optional dependency {module!r}, which is not installed; "
             f'install it with: pip install "flowexec[{extra}]"',
             name=module,
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Through __init__: ImportError keeps ``name`` outside the instance dict.
+        return (MissingExtra, (self.feature, self.module, self.extra))
 
 
 class CodecError(FlowError, TypeError):
@@ -253,9 +348,6 @@ class CacheKeyError(FlowError, TypeError):
             f"encoding. Give its type a __cache_key__() method returning plain data, or "
             f"choose what identifies a call with CachePolicy(key=lambda inputs: ...)"
         )
-
-    def __reduce__(self) -> tuple[type[CacheKeyError], tuple[str, str, str]]:
-        return (CacheKeyError, (self.address, self.path, "value"))
 
 
 class Pause(FlowError):
@@ -328,7 +420,11 @@ class LoopLimitReached(FlowError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (LoopLimitReached, (self.address, self.max_iterations, None))
+        # The last output goes along when it pickles (it is in the message too).
+        last = _picklable_or_none(self.last)
+        if last is self.last:
+            return (LoopLimitReached, (self.address, self.max_iterations, last))
+        return (_rebuilt, (LoopLimitReached, self.args, {**self.__dict__, "last": None}))
 
 
 class ContextConflict(FlowError):
@@ -413,3 +509,37 @@ class UsageError(FlowError, ValueError):
     The message is one line naming the argument, the bad value and the fix; the
     command prints it and exits with status 2.
     """
+
+
+def os_error_reason(error: OSError) -> str:
+    """The OS's own words for ``error`` without the path it names (the caller names
+    the path in its own terms), e.g. ``"No space left on device"``."""
+    return error.strerror or str(error) or type(error).__name__
+
+
+def os_error_fix(error: OSError, path: str | os.PathLike[str], what: str = "the store") -> str:
+    """What to do about a write to ``path`` (a file of ``what``) that the file system
+    refused."""
+    code = error.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "Free some disk space (or raise the quota) and try again"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"Make {str(Path(path).parent)!r} writable, or point the store at a writable folder"
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocking = _file_in_the_way(Path(path))
+        if blocking is not None:
+            return (
+                f"{str(blocking)!r} is a file, not a folder: move it aside, or point "
+                f"{what} at another path"
+            )
+    if code == errno.EIO:
+        return "The disk or file system failed; check them and try again"
+    return "Check that the path can be written to, then try again"
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest ancestor of ``path`` that exists and is not a folder, if any."""
+    for ancestor in (path, *path.parents):
+        if ancestor.exists():
+            return None if ancestor.is_dir() else ancestor
+    return None

@@ -27,10 +27,17 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from executor._errors import FlowDefinitionError, RemoteStepError, StepNotPicklable
+from executor._errors import (
+    FlowDefinitionError,
+    RemoteStepError,
+    StepNotPicklable,
+    hide_engine_frame,
+)
 from executor._limits import _SCOPE, Collector, Scope, UsageMeter, scoped
 from executor._processes import ProcessPool
 from executor._step import Step
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 EXECUTOR_NAMES = ("sequential", "threaded", "async", "parallel", "dask")
 
@@ -118,24 +125,39 @@ class Task(Scope):
 
 
 def run_coroutine(awaitable: Awaitable[Any]) -> Any:
-    """Run an awaitable to completion from synchronous code, in any thread."""
+    """Run an awaitable to completion from synchronous code, in any thread.
 
-    async def wait() -> Any:
-        return await awaitable
+    Its error is raised here with the awaitable's own frames: not from inside
+    asyncio's loop, and not chained to the check for a running loop below (a
+    step's traceback shows the step, not "RuntimeError: no running event loop").
+    """
+
+    async def wait() -> Outcome:
+        try:
+            return Outcome(await awaitable)
+        except Exception as error:
+            return Outcome(None, error)
 
     try:
         asyncio.get_running_loop()
+        running = True
     except RuntimeError:
-        return _run_on_new_loop(wait())
-    # Called from inside a running loop (e.g. a sync run started by async code):
-    # a loop cannot nest, so the coroutine gets a thread and a loop of its own.
-    box: list[Outcome] = []
-    worker = threading.Thread(target=lambda: box.append(attempt(lambda: _run_on_new_loop(wait()))))
-    worker.start()
-    worker.join()
-    if box[0].error is not None:
-        raise box[0].error
-    return box[0].value
+        running = False
+    if not running:  # outside the except: code run there would chain to its error
+        outcome = _run_on_new_loop(wait())
+    else:
+        # Called from inside a running loop (e.g. a sync run started by async code):
+        # a loop cannot nest, so the coroutine gets a thread and a loop of its own.
+        box: list[Outcome] = []
+        worker = threading.Thread(
+            target=lambda: box.append(attempt(lambda: _run_on_new_loop(wait())))
+        )
+        worker.start()
+        worker.join()
+        outcome = box[0] if box[0].error is not None else box[0].value
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value
 
 
 def _run_on_new_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -331,7 +353,7 @@ class FuturesDispatcher:
                 ):
                     self.submit(token, task)  # interrupted by a replacement: again
                     continue
-                return token, Outcome(None, error)
+                return token, Outcome(None, pool_broke(error))
             except Exception as error:
                 return token, Outcome(None, error)
             self._abandoned.discard(token)
@@ -354,6 +376,22 @@ class FuturesDispatcher:
     def close(self) -> None:
         if self._owned:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+POOL_BROKE_CAUSES = (
+    "a worker process ended before its step did. Likely causes: a script that runs "
+    'processes without `if __name__ == "__main__":` around the run (each worker imports '
+    "the script, so the run would start again inside it: put the run under that guard, "
+    "see docs/usage.md, Executors); or a worker killed by the system (out of memory: "
+    "lower max_concurrency or what a step holds at once) or by a signal"
+)
+
+
+def pool_broke(error: BrokenProcessPool) -> BrokenProcessPool:
+    """``error`` with the likely causes said: Python's message names none of them."""
+    explained = BrokenProcessPool(f"{str(error).rstrip('.')}: {POOL_BROKE_CAUSES}")
+    explained.__cause__ = error.__cause__  # the worker's traceback, when Python has it
+    return explained
 
 
 def failed_future(error: BaseException) -> Future[Any]:
@@ -386,6 +424,7 @@ def run_unpickled(
         )
     except Exception as error:
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        _note_step_frames(error)
         try:
             data = pickle.dumps((False, error, tb, collector.amounts, None))
             pickle.loads(data)  # some exceptions pickle but cannot be rebuilt
@@ -402,6 +441,23 @@ def run_unpickled(
         return pickle.dumps(
             (False, f"{type(error).__name__}: {error}", None, collector.amounts, None)
         )
+
+
+def _note_step_frames(error: BaseException) -> None:
+    """Add the step's own frames to ``error`` as a note (Python 3.11+): a traceback
+    stays in the worker process, a note pickles with the error, so the parent's
+    report (pytest's too) still shows the line of the step that raised."""
+    add_note = getattr(error, "add_note", None)
+    if add_note is None:
+        return
+    frames = [
+        (frame, line)
+        for frame, line in traceback.walk_tb(error.__traceback__)
+        if frame.f_globals.get("__tracebackhide__") is not hide_engine_frame
+    ]
+    if frames:
+        lines = traceback.StackSummary.extract(iter(frames)).format()
+        add_note("In the worker process (most recent call last):\n" + "".join(lines).rstrip())
 
 
 def unpickle_outcome(

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from executor._errors import FlowDefinitionError, FlowInputError
+from executor._errors import FlowDefinitionError, FlowInputError, hide_engine_frame
 from executor._names import CONTEXT_PARAM, UNSET
 from executor._plan import Plan, build_plan, stable_topological_order
 from executor._step import Step, as_step
+from executor._suggest import did_you_mean
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     # package (nor the engine); a run that uses them imports them.
     from executor._composites import SubFlowStep
     from executor._core import OnFailure, StepExecutor
+    from executor._dask_watch import DaskTimeouts
     from executor._limits import UsageLimits
     from executor._results import FlowResult
     from executor.cache._backend import CacheBackend
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from executor.state._model import StateMetadata
     from executor.state._report import DeterminismReport
     from executor.state._store import StateStore
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PLAN_MEMO_SIZE = 32
@@ -83,6 +87,7 @@ RUN_OPTIONS = frozenset(
         "metadata",
         "dask_client",
         "dask_address",
+        "dask_timeouts",
     }
 )
 """Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
@@ -223,6 +228,7 @@ class Flow:
         step_executor: StepExecutor | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
         **options: Any,
     ) -> FlowResult:
         """Continue a stored run: completed steps are reused, not called again.
@@ -233,7 +239,10 @@ class Flow:
         answer — or, with ``strict=True``, fails with ``ReplayMismatch`` saying why.
 
         Args:
-            inputs: inputs to add or replace, e.g. the value a ``Pause`` awaited.
+            inputs: inputs to add, e.g. the value a ``Pause`` awaits (given again
+                when a step pauses for it again). A stored input keeps its value:
+                another one is refused with :class:`FlowInputError`, naming the fix
+                (a new run, or ``resume_from=``, which makes one and may change it).
             resume_from: an address to run again from: it, what is inside it, and
                 everything downstream of it run; the rest is reused. Makes a new
                 stored run whose metadata names this one as ``parent_state_id``.
@@ -244,8 +253,9 @@ class Flow:
         Raises:
             StateNotFound: no such state.
             StateCorrupted: the stored run cannot be read.
-            FlowInputError: an input is missing or unknown (a typo in ``inputs=``);
-                checked before anything is written, so the stored run is unchanged.
+            FlowInputError: an input is missing or unknown (a typo in ``inputs=``),
+                or would change a stored input; checked before anything is written,
+                so the stored run is unchanged.
         """
         from executor._core import ExecutorCore
         from executor._recovery import resume
@@ -256,6 +266,7 @@ class Flow:
             step_executor=step_executor,
             dask_client=dask_client,
             dask_address=dask_address,
+            dask_timeouts=dask_timeouts,
         )
         return resume(
             core,
@@ -296,9 +307,11 @@ class Flow:
         try:
             return self._by_name[name]
         except KeyError:
+            names = [s.name for s in self._steps]
+            hint = did_you_mean(name, names) if isinstance(name, str) else ""
             raise FlowDefinitionError(
-                f"flow {self.name!r} has no step {name!r}; its steps are: "
-                f"{', '.join(s.name for s in self._steps)}"
+                f"flow {self.name!r} has no step {name!r}{f' ({hint})' if hint else ''}; "
+                f"its steps are: {', '.join(names)}"
             ) from None
 
     def upstream(self, name: str) -> tuple[str, ...]:
@@ -368,6 +381,7 @@ class Flow:
         metadata: StateMetadata | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Run the flow and return its :class:`~executor.FlowResult`.
@@ -397,6 +411,8 @@ class Flow:
             metadata: a :class:`~executor.state.StateMetadata` stored with the run.
             dask_client: with ``executor="dask"``: the ``distributed.Client`` to use.
             dask_address: with ``executor="dask"``: a scheduler address to connect to.
+            dask_timeouts: with ``executor="dask"``: how long to wait for the cluster
+                (:class:`~executor.DaskTimeouts`).
 
         Raises:
             StepFailed: a step failed and ``on_failure`` is ``"stop"``.
@@ -410,6 +426,7 @@ class Flow:
             step_executor=step_executor,
             dask_client=dask_client,
             dask_address=dask_address,
+            dask_timeouts=dask_timeouts,
         )
         return core.run(
             self,
@@ -444,6 +461,7 @@ class Flow:
         metadata: StateMetadata | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Like :meth:`run`, awaited; the default executor is ``"async"``."""
@@ -455,6 +473,7 @@ class Flow:
             step_executor=step_executor,
             dask_client=dask_client,
             dask_address=dask_address,
+            dask_timeouts=dask_timeouts,
         )
         return await core.arun(
             self,
@@ -475,6 +494,11 @@ def merge_inputs(
     flow: str, mapping: Mapping[str, Any] | None, keywords: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One dict of flow inputs from the positional mapping and the keywords (copied)."""
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise FlowDefinitionError(
+            f"flow {flow!r}: the inputs are a mapping of input names to values, got "
+            f"{mapping!r}; pass flow.run({{'name': value}}) or flow.run(name=value)"
+        )
     merged = dict(mapping) if mapping is not None else {}
     twice = sorted(set(merged).intersection(keywords))
     if twice:

@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from executor._errors import hide_engine_frame
 from executor._results import ErrorInfo, HookError
 
 if TYPE_CHECKING:
     from executor._results import FlowResult, StepResult
     from executor._step import Step
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 PROJECT = "flowexec"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -13,11 +13,14 @@ import asyncio
 from typing import Any
 
 from executor._async_scheduler import run_async
+from executor._errors import hide_engine_frame
 from executor._executors import run_coroutine, run_width
 from executor._run import RunState
 from executor._runtime import Program, Runtime, SubRun, SubRunResult
 from executor._scheduler import run_sync
 from executor._sequential import run_sequential
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 def drive_sync(runtime: Runtime, program: Program) -> Any:

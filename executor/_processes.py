@@ -21,6 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
+from executor._errors import hide_engine_frame
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
+
 
 class ProcessPool(Executor):
     """A ``spawn`` process pool ``width`` workers wide, replaced by :meth:`retire`."""

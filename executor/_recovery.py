@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from executor._core import RunArgs
-from executor._errors import FlowDefinitionError, FlowError
+from executor._core import RunArgs, _tap
+from executor._errors import FlowDefinitionError, FlowError, FlowInputError, hide_engine_frame
 from executor._names import UNSET
 from executor._recorder import Recorder
 from executor._results import FlowResult
@@ -17,6 +17,8 @@ from executor.state._store import StateStore, checked_store
 if TYPE_CHECKING:
     from executor._core import ExecutorCore
     from executor._flow import Flow
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 def _load(flow: Flow, state_id: str, store: StateStore) -> ExecutionState:
@@ -50,6 +52,8 @@ def resume(
 ) -> FlowResult:
     """See :meth:`Flow.resume`."""
     state = _load(flow, state_id, store)
+    if resume_from is None:  # the run goes on in this stored run: its inputs stay
+        _refuse_changed_inputs(flow, state, inputs or {})
     merged = {**state.inputs, **(inputs or {})}
     run_context = _context(state, context)
     replay = _reusable(state)
@@ -96,7 +100,56 @@ def resume(
             record_replayed=True,
             known=tuple(state.latest()),
         )
+    tapped = _tap(flow, merged, store, recorder.state_id)
+    if tapped is not None:  # a test harness records or replays what the stored run lacks
+        tapped.reuse(recorder)
+        recorder = tapped
     return core._execute(args, recorder, plan)
+
+
+def _refuse_changed_inputs(flow: Flow, state: ExecutionState, given: Mapping[str, Any]) -> None:
+    """Refuse inputs that would rewrite the stored run's: its events were made with
+    the stored values, and a run's record must say what its steps ran with. Inputs
+    it did not have may be added, and the input a paused run awaits may be given
+    (again: a step may pause for a second answer); the same value is fine."""
+    awaited = state.pause.get("awaiting")
+    changed = {
+        name: (state.inputs[name], value)
+        for name, value in given.items()
+        if name in state.inputs and name != awaited and not _same(state.inputs[name], value)
+    }
+    if not changed:
+        return
+    name = sorted(changed)[0]
+    readers = [n.step.name for n in flow.plan().nodes if name in {p.name for p in n.step.params}]
+    start = f"{flow.name}/{readers[0]}" if readers else None
+    new_run = "start a new run with the new value"
+    if start is not None:
+        new_run += (
+            f", or resume as a new run from the first step that reads it, which keeps "
+            f"this one: resume_from={start!r} (flowexec states resume {state.state_id[:12]} "
+            f"--from {start})"
+        )
+    raise FlowInputError(
+        flow.name,
+        changed=changed,
+        fix=f"run {state.state_id[:12]} ran its steps with the stored values; {new_run}",
+    )
+
+
+def _same(stored: Any, given: Any) -> bool:
+    """Whether ``given`` is exactly the stored value (type included: 1 is not 1.0)."""
+    import json
+
+    from executor._codec import JSON_CODEC
+
+    def text(value: Any) -> str:  # JSON text: 1 and 1.0 differ there, unlike with ==
+        return json.dumps(JSON_CODEC.encode(value, "input"))
+
+    try:
+        return text(stored) == text(given)
+    except Exception:  # a value the typed codec cannot hold: compare it as Python does
+        return type(stored) is type(given) and bool(stored == given)
 
 
 def validate(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from executor._errors import FlowError, RecordedFailure, run_failure
+from executor._errors import FlowError, RecordedFailure, StepTimeout, run_failure
 from executor._stats import StepStats, compute_stats
 
 
@@ -62,7 +62,8 @@ class ErrorInfo:
     message: str
     """``str()`` of the exception."""
     traceback: str
-    """The formatted traceback, as Python prints it."""
+    """The formatted traceback, as Python prints it; for a :class:`StepTimeout`
+    (which the engine raises, not the step) its error line alone."""
 
     @classmethod
     def from_exception(cls, error: BaseException, traceback_text: str | None = None) -> ErrorInfo:
@@ -73,7 +74,15 @@ class ErrorInfo:
         if traceback_text is None:
             import traceback  # only failures need it: `import executor` stays light
 
-            traceback_text = "".join(traceback.format_exception(kind, error, error.__traceback__))
+            if isinstance(error, StepTimeout):
+                # The engine raised it, the step did not: its frames (the driver's,
+                # which differ by executor) would say nothing, so every executor
+                # gives the error line alone.
+                traceback_text = "".join(traceback.format_exception_only(kind, error))
+            else:
+                traceback_text = "".join(
+                    traceback.format_exception(kind, error, error.__traceback__)
+                )
         return cls(f"{kind.__module__}.{kind.__qualname__}", str(error), traceback_text)
 
 
@@ -224,9 +233,14 @@ class FlowResult:
         address = f"{self.flow}/{name}"
         found = self.steps.get(address)
         if found is None:
+            from executor._suggest import did_you_mean
+
             known = ", ".join(sorted(self.outputs)) or "none"
+            names = {address.split("/", 2)[1] for address in self.steps}
+            hint = did_you_mean(name, names) if isinstance(name, str) else ""
             raise StepOutputMissing(
-                f"flow {self.flow!r} has no step {name!r} in this run (steps with an output: "
+                f"flow {self.flow!r} has no step {name!r} in this run "
+                f"{f'({hint}) ' if hint else ''}(steps with an output: "
                 f"{known}); was it left out by outputs=?"
             ) from None
         reason = f": {found.error.type}: {found.error.message}" if found.error else ""

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from executor._codec import CodecError
+from executor._errors import hide_engine_frame
 from executor._plan import PlanNode
 from executor.cache._backend import CacheBackend
 from executor.cache._keys import call_key
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 logger = logging.getLogger("executor.cache")
 
@@ -36,6 +39,10 @@ class RunCache:
         if self._backend is None:
             self._backend = self._fallback()
         return self._backend
+
+    def key(self, node: PlanNode, inputs: dict[str, Any], context: Any, address: str) -> str:
+        """The call's cache key, without looking it up (raises as :meth:`fetch` does)."""
+        return call_key(node.step, inputs, context, address=address)
 
     def fetch(
         self, node: PlanNode, inputs: dict[str, Any], context: Any, address: str

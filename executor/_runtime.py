@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from executor._errors import Pause, ReplayMismatch
+from executor._errors import Pause, ReplayMismatch, hide_engine_frame
 from executor._executors import (
     Dispatcher,
     FuturesDispatcher,
@@ -34,6 +34,8 @@ from executor._threads import LoopHandoff, ThreadDispatcher, WorkerPool
 if TYPE_CHECKING:
     from executor._dask import DaskSession
     from executor._step import Step
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 OnFailure = Literal["stop", "continue"]
 _FAILED = StepStatus.FAILED
@@ -187,6 +189,9 @@ class Runtime:
             return ThreadDispatcher(self.workers())
         if isinstance(executor, Executor):
             from executor._dask import DaskDispatcher, is_dask_executor, session_of_executor
+
+            if executor is self.executor and self.dask is not None:  # get_executor()
+                return DaskDispatcher(self.dask)
 
             given = session_of_executor(executor) if is_dask_executor(executor) else None
             if given is not None:

@@ -18,8 +18,11 @@ from typing import Any
 
 from executor._chains import Chains
 from executor._clock import Clock
+from executor._errors import hide_engine_frame
 from executor._executors import Dispatcher, Outcome, Task, attempt
 from executor._run import Resolved, RunState
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 class _Active:

@@ -15,10 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from executor._clock import Clock
+from executor._errors import hide_engine_frame
 from executor._executors import Outcome, attempt, call_step, invoke
 from executor._limits import _SCOPE, Scope
 from executor._plan import PlanNode
 from executor._run import Resolved, RunState
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 _FAILED = Resolved.FAILED  # enum member lookups cost ~0.1 us on 3.11
 

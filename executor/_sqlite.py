@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from executor._errors import os_error_reason
 from executor._newfiles import create_if_missing
 
 
@@ -26,7 +27,8 @@ class Connections:
             that holds the file's format under ``'format'``.
         file_format: the format this code reads and writes.
         fail: makes the error for an unusable file from a description of the problem
-            and the sqlite3 error behind it (None for a foreign format).
+            and the error behind it: sqlite3's, the OS's when the file's folder cannot
+            be made, None for a foreign format.
         timeout: seconds to wait for another process's write lock.
     """
 
@@ -37,7 +39,7 @@ class Connections:
         schema: str,
         meta_table: str,
         file_format: str,
-        fail: Callable[[str, sqlite3.Error | None], Exception],
+        fail: Callable[[str, sqlite3.Error | OSError | None], Exception],
         timeout: float,
     ) -> None:
         self.path = path
@@ -49,7 +51,10 @@ class Connections:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a path through a regular file, a read-only folder
+            raise fail(f"cannot be created ({os_error_reason(error)})", error) from error
         create_if_missing(path)  # by us, with the umask's mode (SQLite caps it at 0644)
 
     def get(self) -> sqlite3.Connection:

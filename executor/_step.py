@@ -14,9 +14,11 @@ from types import FunctionType
 from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from executor._cache_policy import CachePolicy
-from executor._errors import FlowDefinitionError
+from executor._errors import FlowDefinitionError, hide_engine_frame
 from executor._names import CONTEXT_PARAM
 from executor._retry import NO_RETRY, Retry
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from executor._clock import Clock
+from executor._errors import hide_engine_frame
 from executor._executors import Chainer, Outcome, Task, attempt
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 
 class Claimant(Protocol):

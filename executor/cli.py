@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         "show", parents=[common, store], help="a run and its events as a table"
     )
     show.add_argument("state_id", metavar="ID", help="a state id or a unique prefix of one")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run and its events as JSON (values exact, in their order), nothing else",
+    )
     show.set_defaults(handler=_show)
     diff = on_states.add_parser(
         "diff", parents=[common, store], help="how two runs differ (exit 1 when they do)"
@@ -168,7 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("second", metavar="ID2", nargs="?", help="a second run to compare with")
     report.add_argument("-o", "--output", metavar="FILE", default="report.html")
     report.set_defaults(handler=_report)
+    _name_commands(parser)
     return parser
+
+
+def _name_commands(parser: argparse.ArgumentParser) -> None:
+    """Let every (sub)command's parser put itself in the namespace, the innermost
+    last, so that an error found after parsing (an argument no command takes) is
+    reported by the command the user typed, pointing at that command's --help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(command_parser=command)
+                _name_commands(command)
 
 
 def _help(parser: argparse.ArgumentParser) -> Handler:
@@ -209,7 +226,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from executor._cli._states import show_command
 
-    return show_command(args.store, args.state_id)
+    return show_command(args.store, args.state_id, args.json)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -245,7 +262,10 @@ def _report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flowexec`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse would blame the top level; blame the command given
+        command: argparse.ArgumentParser = getattr(args, "command_parser", parser)
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = args.handler
     if handler is None:
         parser.print_help()
@@ -270,7 +290,8 @@ def _report_error(error: Exception, *, debug: bool) -> int:
     usage = isinstance(error, UsageError | StateError)
     if isinstance(error, FlowInputError):
         usage = True
-        error = UsageError(f"{error}; give inputs with -i NAME=VALUE")
+        if error.missing or error.unknown:
+            error = UsageError(f"{error}; give inputs with -i NAME=VALUE")
     if usage:
         sys.stderr.write(f"flowexec: error: {error}\n")
         return EXIT_USAGE

@@ -22,10 +22,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from executor._errors import ReplayMismatch
+from executor._errors import ReplayMismatch, hide_engine_frame
 from executor._executors import StepExecutor
 from executor._limits import _SCOPE
+from executor._names import CONTEXT_PARAM
 from executor._newfiles import temporary_beside
+from executor._step import Step
+
+__tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
 __all__ = [
     "CapturedRun",
@@ -33,6 +37,7 @@ __all__ = [
     "RecordedError",
     "RecordedStep",
     "RunTap",
+    "called_with",
     "capture_runs",
     "current_address",
     "decode_value",
@@ -81,15 +86,33 @@ class RecordedStep:
     """The step's inputs as typed-JSON data (redacted), for naming what changed."""
     context_changed: bool = False
     """Whether ``context`` holds the step's change to the context."""
+    context_fields: tuple[str, ...] | None = None
+    """The fields of ``context`` the step set (changed or added), in the context's
+    order; replay sets only these, so what other steps did meanwhile stays. ``None``
+    (a recording from before these were kept): replay puts ``context`` back whole."""
+    context_removed: tuple[str, ...] = ()
+    """Keys the step removed from a dict context."""
+    usage: Mapping[str, float] | None = None
+    """The counters the step reported with ``record_usage`` (replay reports them again,
+    so a run's ``usage`` and its counter limits come out as they did live)."""
+    retries: tuple[RecordedError, ...] = ()
+    """How each attempt before the last failed (replay tells ``step_retry`` again)."""
+    awaiting: str | None = None
+    """For a step that paused the run: the input its ``Pause`` awaits."""
 
     @property
     def completed(self) -> bool:
         return self.status in ("completed", "cached", "replayed")
 
     @property
+    def cached(self) -> bool:
+        """Answered from a cache when recorded: its function was not called."""
+        return self.status == "cached"
+
+    @property
     def failed(self) -> bool:
-        """A failure that replay repeats (rather than calling the step again)."""
-        return self.status in ("failed", "timed_out") and self.error is not None
+        """A failure (or a pause) that replay repeats rather than calling the step again."""
+        return self.status in ("failed", "timed_out", "paused") and self.error is not None
 
 
 class RunTap:
@@ -324,6 +347,27 @@ def current_address() -> str | None:
     or a step (``None`` outside one)."""
     scope = _SCOPE.get()
     return None if scope is None else scope.address
+
+
+def called_with(step: Step[..., Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments ``step``'s function sees for ``inputs``: the inputs, then
+    the defaults of its parameters the run did not pass, in parameter order; the run
+    context left out. What a stub's ``side_effect`` callable is called with, so it can
+    take the same parameters as the step (``lambda users, factor: ...``) however the
+    run was started."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(step.fn).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): the inputs
+        parameters = []
+    seen = {
+        p.name: inputs.get(p.name, p.default)
+        for p in parameters
+        if p.name != CONTEXT_PARAM
+        and (p.name in inputs or p.default is not inspect.Parameter.empty)
+    }
+    return seen | {k: v for k, v in inputs.items() if k != CONTEXT_PARAM and k not in seen}
 
 
 def encode_value(value: Any, where: str = "value") -> Any:

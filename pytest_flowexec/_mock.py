@@ -228,7 +228,7 @@ class FlowMock:
                 self._stubbed.add(address)
         if rule.spy:
             return base(step, inputs, context)
-        return _respond(rule, inputs, address or step.name)
+        return _respond(rule, inputs, address or step.name, step)
 
 
 def _what_it_names(target: str, labelled: list[str]) -> str:
@@ -285,7 +285,7 @@ class _Reach:
         self._mock._reach(address, result.name, how)
 
 
-def _respond(rule: _Rule, inputs: Mapping[str, Any], where: str) -> Any:
+def _respond(rule: _Rule, inputs: Mapping[str, Any], where: str, step: Step[..., Any]) -> Any:
     if rule.answers is not None:
         try:
             answer = next(iter(rule.answers))
@@ -301,8 +301,10 @@ def _respond(rule: _Rule, inputs: Mapping[str, Any], where: str) -> Any:
         raise effect(f"raised by flow_mock for {where!r}")
     if isinstance(effect, BaseException):
         raise effect
-    if callable(effect):
-        return effect(**{k: v for k, v in inputs.items() if k != "context"})
+    if callable(effect):  # called as the step would be: its defaults filled in
+        from executor.testing import called_with
+
+        return effect(**called_with(step, inputs))
     return rule.return_value
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from executor._cli._console import console, moment, seconds
 from executor._cli._report import missing_target
 from executor._cli._store import open_store, resolve_id
 from executor._cli._target import load_flow
 from executor._cli._timeline import attempts_folder
-from executor._errors import UsageError
-from executor._shown import shown_text
+from executor._errors import CodecError, UsageError
+from executor._shown import json_text, shown_data, shown_text
 from executor.state._diff import diff_states
-from executor.state._model import StateStatus
+from executor.state._model import ExecutionState, StateEvent, StateStatus
 
 EXIT_OK, EXIT_DIFFERENT = 0, 1
 
@@ -50,12 +51,16 @@ def list_command(
     return EXIT_OK
 
 
-def show_command(store_path: str, given_id: str) -> int:
-    """``flowexec states show ID``: the run's header, then its events as a table."""
+def show_command(store_path: str, given_id: str, as_json: bool = False) -> int:
+    """``flowexec states show ID``: the run's header, then its events as a table;
+    with ``--json``, the whole run as JSON (see :func:`state_data`)."""
     from rich.table import Table
 
     store = open_store(store_path, must_exist=True)
     state = store.load(resolve_id(store, given_id))
+    if as_json:
+        sys.stdout.write(json_text(state_data(state)) + "\n")
+        return EXIT_OK
     out = console()
     out.print(f"state    {state.state_id}")
     out.print(f"flow     {state.flow}")
@@ -90,6 +95,68 @@ def show_command(store_path: str, given_id: str) -> int:
         )
     out.print(table)
     return EXIT_OK
+
+
+def state_data(state: ExecutionState) -> dict[str, Any]:
+    """A stored run as plain data (``states show --json``): every value (inputs,
+    outputs, contexts, custom data) in the typed JSON encoding with each dict a JSON
+    object in its real order, so the codec decodes it to the stored value exactly;
+    events in seq order. An event has ``output`` only when it holds one (a step that
+    returned None has ``"output": null``; a failed step has no ``output``)."""
+    where = f"state {state.state_id}"
+    return {
+        "state_id": state.state_id,
+        "flow": state.flow,
+        "status": state.status.value,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "inputs": _shown(dict(state.inputs), f"{where} inputs"),
+        "metadata": {
+            "tags": list(state.metadata.tags),
+            "description": state.metadata.description,
+            "custom_data": _shown(dict(state.metadata.custom_data), f"{where} custom_data"),
+            "parent_state_id": state.metadata.parent_state_id,
+        },
+        "pause": _shown(dict(state.pause), f"{where} pause"),
+        "contexts": {
+            moment: _shown(context, f"{where} context at {moment}")
+            for moment, context in state.contexts.items()
+        },
+        "events": [_event_data(event) for event in state.events],
+    }
+
+
+def _event_data(event: StateEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "seq": event.seq,
+        "address": event.address,
+        "status": event.status,
+        "attempts": event.attempts,
+        "started_at": event.started_at,
+        "ended_at": event.ended_at,
+        "digest": event.digest,
+    }
+    if event.completed:
+        data["output"] = _shown(event.output, f"{event.address} output")
+    if event.error is not None:
+        error = event.error
+        data["error"] = {"type": error.type, "message": error.message, "traceback": error.traceback}
+    if event.awaiting is not None:
+        data["awaiting"] = event.awaiting
+    if event.context is not None:
+        data["context"] = _shown(event.context, f"{event.address} context")
+    if event.unreadable is not None:
+        data["unreadable"] = event.unreadable
+    return data
+
+
+def _shown(value: Any, where: str) -> Any:
+    """``value`` as shown data; a value the typed encoding cannot hold (a store opened
+    with ``codec="pickle"``) as ``{"$unencodable": repr}``, as ``run --json`` does."""
+    try:
+        return shown_data(value, where)
+    except CodecError:
+        return {"$unencodable": repr(value)}
 
 
 def diff_command(store_path: str, first: str, second: str) -> int:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from executor._errors import FlowError
+from executor._errors import FlowError, os_error_fix
 from executor._sqlite import Connections, transient_fix
 
 logger = logging.getLogger("executor.cache")
@@ -76,7 +76,12 @@ class SQLiteCache:
     def __repr__(self) -> str:
         return f"<SQLiteCache {str(self.path)!r}>"
 
-    def _failure(self, problem: str, error: sqlite3.Error | None) -> CacheFileError:
+    def _failure(self, problem: str, error: sqlite3.Error | OSError | None) -> CacheFileError:
+        if isinstance(error, OSError):  # the file's folder cannot be made
+            return CacheFileError(
+                f"cache file {str(self.path)!r} {problem}; nothing was cached. "
+                f"{os_error_fix(error, self.path, 'the cache')}"
+            )
         fix = transient_fix(error) if error is not None else None
         if fix is None:
             # A cache holds nothing that cannot be computed again: starting afresh is safe.
@@ -122,7 +127,7 @@ class SQLiteCache:
     def put(self, key: str, value: Any, ttl: float | None = None) -> None:
         now = time.time()
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        with self._sql("written") as connection:
+        with self._sql(f"written (entry {key} was not stored)") as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO flowexec_cache (key, value, expires_at) VALUES (?, ?, ?)",
                 (key, text, None if ttl is None else now + ttl),

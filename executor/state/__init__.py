@@ -20,6 +20,7 @@ from executor.state._model import (
     StateNotFound,
     StateStatus,
     StateSummary,
+    StateWriteFailed,
 )
 from executor.state._report import DeterminismReport, Mismatch
 from executor.state._sqlite import SQLiteStateBackend
@@ -53,5 +54,6 @@ __all__ = [
     "StateStatus",
     "StateStore",
     "StateSummary",
+    "StateWriteFailed",
     "diff_states",
 ]

@@ -12,6 +12,7 @@ events never land on the end of it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -23,7 +24,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from executor._newfiles import temporary_beside
-from executor.state._model import StateCorrupted, StateNotFound, StateStatus, StateSummary
+from executor.state._model import (
+    StateCorrupted,
+    StateNotFound,
+    StateStatus,
+    StateSummary,
+    StateWriteFailed,
+)
 from executor.state._store import ArtifactBackend, StateStore
 
 logger = logging.getLogger("executor.state")
@@ -60,7 +67,12 @@ class FileSystemArtifactBackend:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(digest)
         if not path.exists():
-            write_atomically(path, data)
+            try:
+                write_atomically(path, data)
+            except OSError as error:
+                raise StateWriteFailed.from_os_error(
+                    error, path, None, f"artifact {digest} was not stored"
+                ) from error
         return digest
 
     def get(self, digest: str) -> bytes:
@@ -82,7 +94,12 @@ class FileSystemStateBackend(StateStore):
     ) -> None:
         self.root = Path(root)
         self.location = f"state folder {str(self.root)!r}"
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateWriteFailed.from_os_error(
+                error, self.root, None, "the state folder was not created"
+            ) from error
         self._lock = threading.Lock()
         self._mended: set[str] = set()  # runs whose events file ends with a whole line
         super().__init__(codec=codec, artifacts=artifacts)
@@ -98,9 +115,13 @@ class FileSystemStateBackend(StateStore):
             raise StateNotFound(state_id, self.location)
         return self.root / state_id
 
-    def _write_row(self, state_id: str, row: dict[str, Any]) -> None:
+    def _write_row(self, state_id: str, row: dict[str, Any], outcome: str) -> None:
         text = json.dumps(row, sort_keys=True, ensure_ascii=False)
-        write_atomically(self._folder(state_id) / "state.json", text.encode())
+        path = self._folder(state_id) / "state.json"
+        try:
+            write_atomically(path, text.encode())  # the old file or the new, never half
+        except OSError as error:
+            raise StateWriteFailed.from_os_error(error, path, state_id, outcome) from error
 
     def _read_row(self, state_id: str, outcome: str = "nothing was loaded") -> dict[str, Any]:
         path = self._folder(state_id) / "state.json"
@@ -138,13 +159,21 @@ class FileSystemStateBackend(StateStore):
         header: str,
     ) -> None:
         # The events file first: a run is listed once its state.json exists, so a
-        # write cut short here leaves no half-made run behind.
+        # write cut short here leaves no half-made run behind, and the folder, new
+        # with the new id, is removed again.
         folder = self._folder(state_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "events.jsonl").touch()
-        self._write_row(
-            state_id,
-            {
+        outcome = f"run {state_id!r} of flow {flow!r} was not stored"
+        try:
+            folder.mkdir(parents=True)
+        except OSError as error:
+            raise StateWriteFailed.from_os_error(error, folder, state_id, outcome) from error
+        try:
+            events = folder / "events.jsonl"
+            try:
+                events.touch()
+            except OSError as error:
+                raise StateWriteFailed.from_os_error(error, events, state_id, outcome) from error
+            row = {
                 "flow": flow,
                 "status": status,
                 "created_at": created,
@@ -152,24 +181,48 @@ class FileSystemStateBackend(StateStore):
                 "parent_state_id": parent,
                 "tags": list(tags),
                 "header": header,
-            },
-        )
+            }
+            self._write_row(state_id, row, outcome)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         self._mended.add(state_id)
 
     def _append(self, state_id: str, seq: int, address: str, body: str) -> None:
         line = f'{{"seq":{seq},"event":{body}}}\n'.encode()
         path = self._folder(state_id) / "events.jsonl"
-        if state_id not in self._mended:
-            self._read_row(state_id, f"the event of {address!r} was not stored")
-            self._mend(state_id, path, address)
-        handle = os.open(path, os.O_WRONLY | os.O_APPEND)
+        outcome = f"the event of {address!r} was not stored"
         try:
-            written = os.write(handle, line)  # one write of a whole line: appended as a unit
-        finally:
-            os.close(handle)
-        if written != len(line):  # a full disk: the next append cuts the torn line off
-            self._mended.discard(state_id)
-            raise OSError(f"{path}: only {written} of {len(line)} bytes of an event written")
+            if state_id not in self._mended:
+                self._read_row(state_id, outcome)
+                self._mend(state_id, path, address)
+            handle = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                self._append_line(state_id, handle, line)
+            finally:
+                os.close(handle)
+        except StateWriteFailed:
+            raise
+        except OSError as error:
+            outcome += " (the run keeps its earlier events)"
+            where = error.filename or path
+            raise StateWriteFailed.from_os_error(error, where, state_id, outcome) from error
+
+    def _append_line(self, state_id: str, handle: int, line: bytes) -> None:
+        """Append ``line`` in one write; after a short one (a full disk), cut the part
+        that was written off again, so that no part of the line stays behind (a write
+        that fails writes nothing).
+
+        Under the lock, so that no other thread's line lands after the part to cut.
+        """
+        with self._lock:
+            written = os.write(handle, line)
+            if written != len(line):
+                try:
+                    os.ftruncate(handle, os.fstat(handle).st_size - written)
+                except OSError:
+                    self._mended.discard(state_id)  # the next append cuts it off
+                raise OSError(errno.ENOSPC, f"only {written} of {len(line)} bytes written")
 
     def _mend(self, state_id: str, path: Path, address: str) -> None:
         """Cut off a last line without a newline: an event whose write was cut short
@@ -205,7 +258,7 @@ class FileSystemStateBackend(StateStore):
             row["status"], row["updated_at"] = status, updated
             if header is not None:
                 row["header"] = header
-            self._write_row(state_id, row)
+            self._write_row(state_id, row, f"its status was not set to {status!r}")
 
     def _read(self, state_id: str) -> tuple[str, str, float, float, str, list[tuple[int, str]]]:
         row = self._read_row(state_id)

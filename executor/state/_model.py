@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from executor._errors import FlowError
+from executor._errors import FlowError, os_error_fix, os_error_reason
 from executor._results import ErrorInfo
 
 STATE_FORMAT = 1
@@ -164,3 +165,60 @@ class StateCorrupted(StateError):
         self.outcome = outcome
         subject = f"state {state_id!r} in {where}" if state_id else where
         super().__init__(f"{subject}: {problem}; {outcome}" + (f". {fix}" if fix else ""))
+
+
+class StateWriteFailed(StateError, OSError):
+    """The file system refused a write to a state store: a full disk, a read-only
+    folder, a path that runs through a regular file...
+
+    Nothing is half-written: the file keeps its previous bytes (a new run that could
+    not be created is not listed; an event that could not be appended is not in the
+    run, whose earlier events still load). Also an ``OSError``, with the OS's
+    ``errno``, so code that caught the bare OS error still catches it.
+
+    Attributes:
+        path: the file or folder that was being written.
+        state_id: the run concerned (None when the store itself could not be made).
+        outcome: what did not happen, e.g. ``"the event of 'f/load' was not stored"``.
+        reason: the OS's words, e.g. ``"No space left on device"``.
+        fix: what to do.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        state_id: str | None,
+        outcome: str,
+        reason: str,
+        fix: str,
+        errno: int | None = None,
+    ) -> None:
+        self.path = path
+        self.state_id = state_id
+        self.outcome = outcome
+        self.reason = reason
+        self.fix = fix
+        subject = f"state {state_id!r}: " if state_id else ""
+        super().__init__(f"{subject}cannot write {path!r} ({reason}); {outcome}. {fix}")
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            StateWriteFailed,
+            (self.path, self.state_id, self.outcome, self.reason, self.fix, self.errno),
+        )
+
+    @classmethod
+    def from_os_error(
+        cls, error: OSError, path: str | os.PathLike[str], state_id: str | None, outcome: str
+    ) -> StateWriteFailed:
+        """The error for ``error``, raised while writing ``path`` for ``state_id``
+        (``error`` may be a StateWriteFailed itself, said again for a run)."""
+        if isinstance(error, StateWriteFailed):
+            reason, fix = error.reason, error.fix
+        else:
+            reason, fix = os_error_reason(error), os_error_fix(error, path)
+        return cls(str(path), state_id, outcome, reason, fix, error.errno)

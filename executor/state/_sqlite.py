@@ -21,6 +21,7 @@ from executor.state._model import (
     StateNotFound,
     StateStatus,
     StateSummary,
+    StateWriteFailed,
 )
 from executor.state._store import ArtifactBackend, StateStore
 
@@ -134,11 +135,13 @@ class SQLiteStateBackend(StateStore):
 
     def _failure(
         self,
-        error: sqlite3.Error | None,
+        error: sqlite3.Error | OSError | None,
         state_id: str | None,
         outcome: str,
         problem: str | None = None,
     ) -> StateError:
+        if isinstance(error, OSError):  # the file's folder cannot be made
+            return StateWriteFailed.from_os_error(error, self.path, state_id, outcome)
         problem = problem or f"unreadable ({error})"
         fix = transient_fix(error) if error is not None else None
         if fix is not None:

@@ -24,9 +24,11 @@ from executor.state._model import (
     STATE_FORMAT,
     ExecutionState,
     StateCorrupted,
+    StateError,
     StateMetadata,
     StateStatus,
     StateSummary,
+    StateWriteFailed,
 )
 
 logger = logging.getLogger("executor.state")
@@ -186,7 +188,7 @@ class StateStore:
             fields = {"message": error.message, "traceback": error.traceback, "type": error.type}
             parts.append(f',"error":{dumps(fields)}')
         if status in ("completed", "cached", "replayed"):
-            parts.append(f',"output":{self._output_text(output, address)}')
+            parts.append(f',"output":{self._output_text(output, state_id, address)}')
         parts.append(f',"started_at":{enc(started_at)},"status":{enc(status)}}}')
         self._append(state_id, seq, address, "".join(parts))
 
@@ -211,10 +213,26 @@ class StateStore:
         header["pause"] = {}
         self._update(state_id, StateStatus.RUNNING.value, time.time(), dumps(header))
 
-    def _output_text(self, output: Any, address: str) -> str:
+    def _output_text(self, output: Any, state_id: str, address: str) -> str:
         text = scalar(self.codec.encode(output, f"{address} output"))
         if len(text) > ARTIFACT_THRESHOLD:
-            return dumps({"$artifact": self.artifacts.put(text.encode())})
+            try:
+                digest = self.artifacts.put(text.encode())
+            except OSError as error:  # a file artifact store: a full disk, a read-only folder
+                path = error.path if isinstance(error, StateWriteFailed) else error.filename
+                outcome = (
+                    f"the output of {address!r} was not stored (nor its event: the run keeps "
+                    f"its earlier events)"
+                )
+                raise StateWriteFailed.from_os_error(
+                    error, path or repr(self.artifacts), state_id, outcome
+                ) from error
+            except StateError as error:  # an artifact table in a busy or full SQLite file
+                raise StateError(
+                    f"state {state_id!r}: the output of {address!r} was not stored (nor its "
+                    f"event: the run keeps its earlier events): {error}"
+                ) from error
+            return dumps({"$artifact": digest})
         return text
 
     def _metadata_data(self, metadata: StateMetadata) -> dict[str, Any]:

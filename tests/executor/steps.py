@@ -48,6 +48,18 @@ def stuck(load: list[int]) -> int:
     return 0
 
 
+@step(timeout=0.2)
+async def astuck(load: list[int]) -> int:
+    await asyncio.sleep(3)
+    return 0
+
+
+@step
+async def aboom(load: list[int]) -> int:
+    await asyncio.sleep(0)
+    raise ValueError(f"bad async batch of {len(load)}")
+
+
 @step
 def unpicklable_output(load: list[int]) -> object:
     return threading.Lock()

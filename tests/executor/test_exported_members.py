@@ -41,6 +41,7 @@ def test_public_names_are_pinned():
         "StepExecutor",
         "OnFailure",
         "call_step",
+        "DaskTimeouts",
         "hookimpl",
         "hookspec",
         "register_type",

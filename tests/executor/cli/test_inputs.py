@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from executor._cli._inputs import parse_inputs
 from executor._errors import UsageError
@@ -26,3 +29,73 @@ def test_a_number_too_large_for_a_float_is_refused_not_made_infinite(number, tmp
     path.write_text(json.dumps({"n": 1}).replace("1", number))
     with pytest.raises(UsageError, match=rf"-i @{path}: the number {number} is too large"):
         parse_inputs([f"@{path}"])
+
+
+@pytest.mark.parametrize(
+    "raw", ["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf", "+Infinity", " NaN "]
+)
+def test_nan_and_infinity_are_refused_naming_the_input(raw):
+    # Before: NaN, Infinity and -Infinity became float NaN and infinities (JSON has
+    # neither), and inf/nan the strings "inf" and "nan": a guess either way.
+    with pytest.raises(UsageError) as info:
+        parse_inputs([f"x={raw}"])
+    text = str(info.value)
+    assert f"-i 'x={raw}': input 'x' would be {raw.strip()}, which is not a finite number" in text
+    assert f"-i 'x=\"{raw}\"'" in text  # the fix: quote it for the string
+    assert parse_inputs([f'x="{raw}"']) == {"x": raw}
+
+
+@pytest.mark.parametrize("raw", ["NaNa", "Infinity5", "1e400x", '{"a": 1, "a": 2} x'])
+def test_text_that_is_not_json_stays_text_whatever_it_starts_with(raw):
+    assert parse_inputs([f"x={raw}"]) == {"x": raw}  # as for name=Ada
+
+
+@pytest.mark.parametrize("raw", ["[1, NaN]", '{"a": {"b": -Infinity}}'])
+def test_nan_and_infinity_inside_a_value_are_refused(raw, tmp_path):
+    constant = "NaN" if "NaN" in raw else "-Infinity"
+    with pytest.raises(UsageError, match=rf"input 'x' holds {constant}, which is not a finite"):
+        parse_inputs([f"x={raw}"])
+    path = tmp_path / "inputs.json"
+    path.write_text(f'{{"x": {raw}}}')
+    with pytest.raises(UsageError) as info:
+        parse_inputs([f"@{path}"])
+    assert str(info.value).startswith(f"-i @{path}: the file holds {constant}")
+
+
+@pytest.mark.parametrize("number", ["1e-400", "0.1000000000000000000001", "9007199254740993.0"])
+def test_a_number_a_float_would_round_is_refused(number):
+    with pytest.raises(UsageError, match=rf"the number {number} has more precision"):
+        parse_inputs([f"n={number}"])
+    assert parse_inputs([f'n="{number}"']) == {"n": number}
+
+
+def test_a_key_given_twice_in_an_inputs_file_is_refused_naming_it_and_the_file(tmp_path):
+    # Before: json.loads kept the last value without a word.
+    path = tmp_path / "inputs.json"
+    path.write_text('{"n": 1, "name": "Ada", "n": 2}')
+    with pytest.raises(UsageError) as info:
+        parse_inputs([f"@{path}"])
+    assert str(info.value) == (
+        f"-i @{path}: the key 'n' is given twice in one JSON object (only the last value "
+        f"would be kept); give each key once"
+    )
+    path.write_text('{"config": {"depth": 1, "depth": 2}}')  # nested objects too
+    with pytest.raises(UsageError, match=rf"-i @{path}: the key 'depth' is given twice"):
+        parse_inputs([f"@{path}"])
+    with pytest.raises(UsageError, match=r"-i 'c=\{.*\}': the key 'a' is given twice"):
+        parse_inputs(['c={"a": 1, "a": 1}'])
+
+
+def test_an_inputs_file_that_is_not_utf8_is_a_usage_error(tmp_path):
+    path = tmp_path / "inputs.json"
+    path.write_bytes(b'{"name": "\xe9"}')
+    with pytest.raises(UsageError, match=rf"-i @{path}: .* is not UTF-8 text"):
+        parse_inputs([f"@{path}"])
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_finite_float_comes_through_exactly(number):
+    for text in (repr(number), json.dumps(number)):
+        (value,) = parse_inputs([f"x={text}"]).values()
+        assert type(value) is float and value == number
+        assert math.copysign(1, value) == math.copysign(1, number)  # -0.0 stays -0.0

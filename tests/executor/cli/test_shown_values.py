@@ -64,3 +64,49 @@ def test_the_html_report_shows_inputs_in_their_real_order(values_project):
     page = (values_project / "r.html").read_text()
     shown = '{"options": {"z": 1, "a": [2]}, "n": 3}'  # was sorted: {"n": 3, "options": ...}
     assert f"<code>{html.escape(shown)}</code>" in page
+
+
+def test_show_json_decodes_to_the_exact_stored_values(values_project):
+    from executor.state import SQLiteStateBackend
+
+    flowexec(
+        "run", "values.py:shaped", "-i", "options={\"z\": 1, \"a\": [2]}", "-i", "n=3",
+        "--tag", "b", "--tag", "a", cwd=values_project, check_code=0,
+    )  # fmt: skip
+    state_id = latest_id(values_project)
+    text = flowexec(
+        "states", "show", state_id[:8], "--json", cwd=values_project, check_code=0
+    ).stdout
+    assert "$ordered" not in text
+    shown = json.loads(text)
+    store = SQLiteStateBackend(values_project / ".flowexec" / "state.db")
+    stored = store.load(state_id)
+    store.close()
+    assert (shown["state_id"], shown["flow"], shown["status"]) == (state_id, "shaped", "completed")
+    assert (shown["created_at"], shown["updated_at"]) == (stored.created_at, stored.updated_at)
+    assert shown["metadata"]["tags"] == ["b", "a"]
+    inputs = JSON_CODEC.decode(shown["inputs"])
+    assert exact_copy(dict(stored.inputs), inputs) and list(inputs) == ["options", "n"]
+    (event,) = shown["events"]
+    assert exact_copy(stored.events[0].output, JSON_CODEC.decode(event["output"]))
+    assert list(event["output"]) == ["zeta", "alpha", "on"]  # the dict's own order
+    assert event["digest"] == stored.events[0].digest and event["attempts"] == 1
+    assert (event["started_at"], event["ended_at"]) == (
+        stored.events[0].started_at,
+        stored.events[0].ended_at,
+    )
+
+
+def test_show_json_of_a_failed_step_has_its_error_and_no_output(values_project):
+    flowexec("run", "values.py:loud", "-i", "text=x", cwd=values_project, check_code=1)
+    shown = json.loads(
+        flowexec(
+            "states", "show", latest_id(values_project), "--json",
+            cwd=values_project, check_code=0,
+        ).stdout
+    )  # fmt: skip
+    (event,) = shown["events"]
+    assert event["status"] == "failed" and "output" not in event
+    assert event["error"]["type"] == "builtins.ValueError"
+    assert event["error"]["message"] == "bad value [red]x[/red] in [b]"  # no markup eaten
+    assert shown["status"] == "failed"

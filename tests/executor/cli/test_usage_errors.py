@@ -14,6 +14,8 @@ def _setup(project):
     (project / "bad.json").write_text("{nope")
     (project / "junk.db").write_bytes(b"this is not a database, just bytes" * 40)
     (project / "folder").mkdir()
+    (project / "twice.json").write_text('{"n": 1, "n": 2}')
+    (project / "notes").write_text("a file, not a folder\n")
 
 
 CASES = {
@@ -29,11 +31,40 @@ CASES = {
     "input file not an object": ([*RUN, "-i", "@list.json"], "holds a list; it must hold"),
     "input file not JSON": ([*RUN, "-i", "@bad.json"], "'bad.json' is not valid JSON"),
     "input given twice": ([*RUN, "-i", "n=3"], "input 'n' is given twice"),
+    "input NaN": (
+        ["run", "flows.py:flow", "-i", "n=NaN"],
+        "-i 'n=NaN': input 'n' would be NaN, which is not a finite number",
+    ),
+    "input Infinity": (
+        ["run", "flows.py:flow", "-i", "n=-Infinity"],
+        "-i 'n=-Infinity': input 'n' would be -Infinity, which is not a finite number",
+    ),
+    "input nested NaN": (
+        ["run", "flows.py:flow", "-i", "n=[NaN]"],
+        "-i 'n=[NaN]': input 'n' holds NaN, which is not a finite number",
+    ),
+    "input rounded by a float": (
+        ["run", "flows.py:flow", "-i", "n=1e-400"],
+        "the number 1e-400 has more precision than a float holds (it would become 0.0)",
+    ),
+    "input file names a key twice": (
+        ["run", "flows.py:flow", "-i", "@twice.json"],
+        "-i @twice.json: the key 'n' is given twice in one JSON object",
+    ),
+    "store under a regular file": (
+        [*RUN, "--store", "notes/state.db"],
+        "--store 'notes/state.db': cannot write 'notes/state.db' (File exists); nothing was "
+        "read or written. 'notes' is a file, not a folder",
+    ),
     "missing input": (
         ["run", "flows.py:flow"],
         "missing required input(s): n; give inputs with -i",
     ),
     "unknown input": ([*RUN, "-i", "m=1"], "unknown input(s): m (the flow's inputs are: n)"),
+    "mistyped input": (
+        [*RUN, "-i", "nn=1"],
+        "unknown input(s): nn (did you mean 'n'?) (the flow's inputs are: n)",
+    ),
     "bad executor": ([*RUN, "--executor", "gpu"], "argument --executor: invalid choice: 'gpu'"),
     "zero concurrency": ([*RUN, "--max-concurrency", "0"], "must be a whole number >= 1, got '0'"),
     "store is a folder": ([*RUN, "--store", "folder"], "--store 'folder' is a folder"),
@@ -54,6 +85,20 @@ CASES = {
     "graph bad format": (["graph", "flows.py:flow", "--format", "png"], "invalid choice: 'png'"),
     "graph bad target": (["graph", "flows.py:nope"], "has no name 'nope'"),
     "unknown command": (["launch"], "invalid choice: 'launch'"),
+    # Before: "flowexec: error: unrecognized arguments: ...; see: flowexec --help".
+    "show unknown option": (
+        ["states", "show", "ffff", "--bogus"],
+        "flowexec states show: error: unrecognized arguments: --bogus; "
+        "see: flowexec states show --help",
+    ),
+    "run extra argument": (
+        [*RUN, "extra"],
+        "flowexec run: error: unrecognized arguments: extra; see: flowexec run --help",
+    ),
+    "top-level unknown option": (
+        ["--bogus"],
+        "flowexec: error: unrecognized arguments: --bogus; see: flowexec --help",
+    ),
 }
 
 
@@ -73,6 +118,11 @@ def test_a_bad_argument_is_one_line_and_exit_2(project, case):
     ("args", "expected"),
     [
         (["flows.py:flow", "--from", "demo/nope"], "--from 'demo/nope': flow 'demo' has no step"),
+        (
+            ["flows.py:flow", "--from", "demo/totl"],
+            "--from 'demo/totl': flow 'demo' has no step 'totl' (did you mean 'total'?); "
+            "its steps are: load, squares, flaky, bounds, total, report",
+        ),
         (["flows.py:broken"], "flow target 'flows.py:broken' is flow 'broken', but state"),
         (["flows.py:flow", "-i", "oops"], "-i 'oops': write NAME=VALUE"),
         ([], "give the flow to resume: flowexec states resume "),

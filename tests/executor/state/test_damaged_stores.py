@@ -20,6 +20,7 @@ from executor.state import (
     StateNotFound,
     StateStatus,
     StateStore,
+    StateWriteFailed,
 )
 from tests.executor.state import state_steps as ss
 
@@ -241,7 +242,7 @@ def test_a_run_whose_creation_failed_is_not_listed(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "touch", no_space)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(StateWriteFailed, match=r"No space left.*Free some disk space"):
         store.create_state("report", {"n": 1}, StateMetadata(), None)
     monkeypatch.undo()
     assert store.list_states() == []  # no half-made run (a state.json without events)

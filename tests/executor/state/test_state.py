@@ -117,22 +117,29 @@ def test_a_replayed_event_needs_the_same_address_and_inputs(store, monkeypatch, 
     monkeypatch.setattr(ss, "MARKS", str(marks))
     first = ss.items().run(items=[1, 2, 3], store=store)
     marks.write_text("")
-    again = ss.items().resume(first.state_id, store=store, inputs={"items": [1, 5, 3]})
+    # Changed inputs go to a new run (resume_from): [0] is run again as asked.
+    again = ss.items().resume(
+        first.state_id, store=store, inputs={"items": [1, 5, 3]}, resume_from="items/each[0]"
+    )
     assert again["each"] == [10, 50, 30]
-    assert marks.read_text().split() == ["item5"]  # [1] changed input: never the old output
-    assert again.replay_misses == ("items/each", "items/each[1]")
+    assert marks.read_text().split() == ["item1", "item5"]  # [1] changed: never the old output
+    assert "items/each[1]" in again.replay_misses
+    assert again.steps["items/each[2]"].status is StepStatus.REPLAYED
 
 
 def test_strict_replay_names_the_reason(store):
-    first = ss.items().run(items=[1, 2], store=store)
+    first = ss.report().run(n=2, store=store)
     with pytest.raises(StepFailed) as info:
-        ss.items().resume(first.state_id, store=store, inputs={"items": [1, 9]}, strict=True)
+        ss.report().resume(
+            first.state_id, store=store, inputs={"n": 3}, strict=True, resume_from="report/total"
+        )
     cause = info.value.cause
     assert isinstance(cause, ReplayMismatch)
-    assert cause.reason == "input changed" and cause.address == "items/each"
+    assert cause.reason == "input changed" and cause.address == "report/load"
+    items = ss.items().run(items=[1, 2], store=store)
     renamed = Flow("items", [map_over(ss.slow_item, name="every")])
     with pytest.raises(StepFailed) as info:
-        renamed.resume(first.state_id, store=store, strict=True)
+        renamed.resume(items.state_id, store=store, strict=True)
     assert info.value.cause.reason == "not recorded"
     assert info.value.cause.nearest == "items/each"
     assert "nearest recorded address: 'items/each'" in str(info.value.cause)
