@@ -95,8 +95,15 @@ class RunState:
         self.recorder = runtime.recorder
         self.digests: list[str | None] = [None] * count if self.recorder is not None else []
         self.paused: tuple[str, Pause] | None = None
-        # Validation calls every step again: caches would answer instead.
-        self.use_cache = self.recorder is None or not self.recorder.validating
+        # Validating a stored run calls every step again: caches would answer instead.
+        # A test under --flow-validate (a tap) runs as it ran live, caches included:
+        # each step is compared where it is computed, and a test that saw a cache hit
+        # live sees one here.
+        self.use_cache = (
+            self.recorder is None
+            or not self.recorder.validating
+            or self.recorder.tap is not None
+        )
         # A test recording keeps the counters each step reported (record_usage):
         self.tap_records = (
             self.recorder is not None

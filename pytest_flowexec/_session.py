@@ -257,11 +257,13 @@ class TestRun:
                 )
                 problems.append(f"flow_mock: {target!r} matched no step{why}; {self._what_ran()}")
         if self.action == "validate":
-            for k, (_, _, tap) in enumerate(self.taps):
-                for mismatch in tap.mismatches:
-                    problems.append(
-                        f"run {k}: {mismatch.address} differs from the recording:\n{mismatch.diff}"
-                    )
+            differing = [
+                f"run {k}: {mismatch.address} differs from the recording:\n{mismatch.diff}"
+                for k, (_, _, tap) in enumerate(self.taps)
+                for mismatch in tap.mismatches
+            ]
+            if differing:
+                problems += [*differing, self.rerecord]
         if self.action in ("replay", "validate") and self.existing is not None:
             used = [
                 set(tap.replayed) | set(tap.recorded) | tap.passed_through

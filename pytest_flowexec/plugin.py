@@ -228,8 +228,8 @@ class _Recording:
             test.count(stats)  # a failed test's replays and mismatches count too
             raise
         problems = test.finish(stats)
-        if problems:
-            raise AssertionError("\n".join([*problems, *validation_note(test)]))
+        if problems:  # the message is the whole story: no plugin frames under it
+            pytest.fail("\n".join([*problems, *validation_note(test)]), pytrace=False)
         return result
 
 

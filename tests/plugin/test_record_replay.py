@@ -93,8 +93,14 @@ def test_validate_reports_differences_per_address(run, pytester):
     result = run("--flow-validate", "-k", "test_report")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*run 0: report/parse differs from the recording*", "*report/parse (recorded)*"]
+        [
+            "*run 0: report/parse differs from the recording*",
+            "*report/parse (recorded)*",
+            "*re-record just this test with: python -m pytest test_app.py::test_report "
+            "--flow-record-mode=rewrite*",
+        ]
     )
+    assert "pytest_flowexec/" not in result.stdout.str().replace("\\", "/")  # no plugin frames
 
 
 def test_unused_recorded_events_are_reported_and_dropped_on_rewrite(run, pytester):

@@ -507,6 +507,14 @@ def test_a_cache_hit_is_recorded_as_cached_and_replayed_as_one(run, pytester):
     assert calls(pytester) == ["rate"]  # the recording run's one call
 
 
+def test_validation_keeps_the_cache_a_test_saw_live(run, pytester):
+    # --flow-validate calls the real steps as the live run did: a cache hit stays one
+    pytester.makepyfile(test_rating=rating_test("live"))
+    run("--flow-record-mode=once").assert_outcomes(passed=1)
+    run("--flow-validate").assert_outcomes(passed=1)
+    assert calls(pytester) == ["rate", "rate"]  # the recording's call, validation's call
+
+
 def test_a_recording_written_before_cached_existed_replays_cache_hits(run, pytester):
     pytester.makepyfile(test_rating=rating_test("live"))
     run("--flow-record-mode=once").assert_outcomes(passed=1)
