@@ -100,9 +100,7 @@ class RunState:
         # each step is compared where it is computed, and a test that saw a cache hit
         # live sees one here.
         self.use_cache = (
-            self.recorder is None
-            or not self.recorder.validating
-            or self.recorder.tap is not None
+            self.recorder is None or not self.recorder.validating or self.recorder.tap is not None
         )
         # A test recording keeps the counters each step reported (record_usage):
         self.tap_records = (
