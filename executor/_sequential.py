@@ -54,10 +54,14 @@ def run_sequential(state: RunState) -> None:
                 try:
                     value = node.step.fn(**inputs)
                 except Exception as error:
-                    _retry_or_fail(state, node, inputs, started, error)
+                    failure: Exception | None = error
                 else:
+                    failure = None
                     if not complete(node, value, 1, started, Clock.perf_counter()):
                         state.release(node, False)
+                if failure is not None:  # retried outside the except: a later attempt's
+                    # error is not chained to this one (a traceback would show it twice)
+                    _retry_or_fail(state, node, inputs, started, failure)
             else:
                 _attempts(state, node, inputs, started, 0)
     finally:

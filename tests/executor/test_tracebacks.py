@@ -73,6 +73,35 @@ def test_a_failing_step_shows_the_test_and_the_step_not_the_engine(pytester, exe
     assert len(out.splitlines()) < 45, out
 
 
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async"])
+def test_a_retried_step_shows_its_last_error_once(pytester, executor):
+    pytester.makepyfile(
+        mysteps="""
+from executor import Flow, step
+
+@step(retry=3)
+def parse(s: str) -> int:
+    return int(s)  # the user's raising line
+
+flow = Flow("g", [parse])
+"""
+    )
+    pytester.makepyfile(
+        test_it=f"""
+from mysteps import flow
+
+def test_it():
+    flow.run(s="abc", executor={executor!r})
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert out.count("# the user's raising line") == 1, out  # not once per attempt
+    assert "During handling of the above exception" not in out, out
+    result.stdout.fnmatch_lines(["E *StepFailed: step 'g/parse' failed after 3 attempts*"])
+
+
 def test_a_stub_that_raises_shows_the_test_not_the_plugin(pytester):
     pytester.makepyfile(mysteps=STEPS)
     pytester.makepyfile(
