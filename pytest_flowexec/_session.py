@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from executor.testing import RunTap
     from pytest_flowexec._mock import FlowMock
 
+__tracebackhide__ = True
+"""pytest leaves the plugin's frames out of a failure: its errors (a stub naming no
+step, a recording that cannot be read) say everything in their message."""
+
 FROZEN_TIME = "2024-01-01T00:00:00+00:00"
 """Where time stands in a new recording's tests (the recording keeps its own)."""
 REAL_TIME_MODULES = ("distributed.", "tornado.")

@@ -114,7 +114,13 @@ def pytest_configure(config: pytest.Config) -> None:
             f"re-records, --flow-replay replays only, --flow-validate calls the real steps "
             f"and compares)"
         )
-    mode = config.getoption("flow_record_mode") or config.getini("flow_record_mode")
+    ini_mode = config.getini("flow_record_mode")
+    if not given and config.getini("flow_replay") and ini_mode != "none":
+        raise pytest.UsageError(
+            f"the ini sets flow_replay = true and flow_record_mode = {ini_mode}, which "
+            f"exclude each other: keep one (an option on the command line overrides both)"
+        )
+    mode = config.getoption("flow_record_mode") or ini_mode
     if mode not in MODES:
         raise pytest.UsageError(f"flow_record_mode must be one of {', '.join(MODES)}, got {mode!r}")
     forced, ini_replay, default = _session_modes(config)

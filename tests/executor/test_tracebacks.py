@@ -102,6 +102,24 @@ def test_it():
     result.stdout.fnmatch_lines(["E *StepFailed: step 'g/parse' failed after 3 attempts*"])
 
 
+def test_a_stub_naming_no_step_shows_the_message_not_the_plugin(pytester):
+    pytester.makepyfile(mysteps=STEPS)
+    pytester.makepyfile(
+        test_it="""
+from mysteps import flows
+
+def test_it(flow_mock):
+    flow_mock.stub("lod", return_value=[1])
+    flows["plain"].run(n=2)
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str().replace("\\", "/")
+    assert "pytest_flowexec/_" not in out and "executor/_" not in out, out
+    result.stdout.fnmatch_lines(["*'lod' names no step*did you mean 'load'*"])
+
+
 def test_a_stub_that_raises_shows_the_test_not_the_plugin(pytester):
     pytester.makepyfile(mysteps=STEPS)
     pytester.makepyfile(

@@ -153,3 +153,13 @@ def test_pinned(flow_mock):
     result.assert_outcomes(passed=1)  # no golden file written, nothing checked
     assert active(project) == {"flowexec-recording"}
     assert not (project.path / "fixtures" / "regression").exists()
+
+
+def test_ini_modes_that_exclude_each_other_are_a_usage_error(pytester):
+    pytester.makepyfile(test_plain=PLAIN)
+    pytester.makeini("[pytest]\nflow_replay = true\nflow_record_mode = rewrite\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*flow_replay = true and flow_record_mode = rewrite*"])
+    # an option on the command line decides, as documented
+    pytester.runpytest("-p", "no:cacheprovider", "--flow-replay").assert_outcomes(passed=2)
