@@ -127,8 +127,8 @@ def _refuse_changed_inputs(flow: Flow, state: ExecutionState, given: Mapping[str
     if start is not None:
         new_run += (
             f", or resume as a new run from the first step that reads it, which keeps "
-            f"this one: resume_from={start!r} (flowexec states resume {state.state_id[:12]} "
-            f"--from {start})"
+            f"this one: resume_from={start!r} (on the command line: the same `flowexec "
+            f"states resume` with --from {start} added)"
         )
     raise FlowInputError(
         flow.name,

@@ -13,8 +13,8 @@ def test_resume_refuses_a_changed_input_and_takes_the_awaited_one(project):
         "flowexec: error: flow 'gated': a resume cannot change stored input(s): n from 2 to 3; "
         f"run {state_id[:12]} ran its steps with the stored values; start a new run with the "
         "new value, or resume as a new run from the first step that reads it, which keeps "
-        f"this one: resume_from='gated/ask' (flowexec states resume {state_id[:12]} --from "
-        "gated/ask)\n"
+        "this one: resume_from='gated/ask' (on the command line: the same `flowexec states "
+        "resume` with --from gated/ask added)\n"
     )
     shown = flowexec("states", "show", state_id, cwd=project, check_code=0).stdout
     assert 'inputs   {"n": 2}' in shown, shown  # the stored run is as it was

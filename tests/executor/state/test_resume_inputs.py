@@ -16,7 +16,7 @@ def test_a_resume_that_changes_a_stored_input_is_refused_and_writes_nothing(stor
         f"run {paused.state_id[:12]} ran its steps with the stored values; start a new run "
         "with the new value, or resume as a new run from the first step that reads it, "
         "which keeps this one: resume_from='gated/load' "
-        f"(flowexec states resume {paused.state_id[:12]} --from gated/load)"
+        "(on the command line: the same `flowexec states resume` with --from gated/load added)"
     )
     assert info.value.changed == {"n": (3, 4)}
     assert store.load(paused.state_id) == before  # inputs, status, events: as they were
