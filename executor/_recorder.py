@@ -23,6 +23,7 @@ from executor._changes import describe_changes
 from executor._codec import JSON_CODEC
 from executor._errors import CacheKeyError, ReplayMismatch, hide_engine_frame
 from executor._names import CONTEXT_PARAM
+from executor._redo import RedoSet
 from executor._results import ErrorInfo
 from executor.cache._keys import KEY_GENERATOR, step_identity
 from executor.state._model import StateEvent
@@ -65,8 +66,11 @@ class Recorder:
         validating: bool = False,
         known: tuple[str, ...] = (),
         tap: RunTap | None = None,
+        redo: RedoSet | None = None,
     ) -> None:
         self.store = store
+        self.redo = redo
+        """With ``resume_from``: the addresses that run again live, never refused."""
         self.tap = tap
         """A test harness's tap: recorded steps go to it instead of a store."""
         self.known = known or tuple(replay or ())

@@ -29,6 +29,7 @@ from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
 from executor._plan import Plan, PlanNode
 from executor._recorder import input_digest
+from executor._redo import Redo, RedoSet
 from executor._results import ErrorInfo, FlowResult, RunStatus, StepResult, StepStatus
 from executor._retry import jitter_rng
 from executor._run_cache import MISS
@@ -95,6 +96,7 @@ class RunState:
         self.recorder = runtime.recorder
         self.digests: list[str | None] = [None] * count if self.recorder is not None else []
         self.paused: tuple[str, Pause] | None = None
+        self.downstream: set[int] = set()  # resume_from: nodes fed by a redone one
         # Validation calls every step again: caches would answer instead.
         self.use_cache = self.recorder is None or not self.recorder.validating
         self._leaders: dict[str, int] = {}  # cache key -> the node computing it
@@ -175,6 +177,8 @@ class RunState:
             digest = self.digests[index] = recorder.tap_digest(
                 address, step, inputs, inputs.get(CONTEXT_PARAM)
             )
+        if recorder.redo is not None and self._redone(node, recorder.redo):
+            return None
         found = recorder.recorded(address, digest)
         if found is None:
             return None
@@ -208,6 +212,25 @@ class RunState:
         if self.step_hooks:
             self.hooks.step_end(address, result)
         return Resolved.HIT
+
+    def _redone(self, node: PlanNode, redo: RedoSet) -> bool:
+        """With ``resume_from``: whether ``node`` runs again live, whatever is stored.
+
+        A redone step's dependents at this level are redone too (they begin only
+        after it, so marking them here reaches everything downstream of it); a
+        redone composite's parts all run again. A composite *around* a redone
+        address runs again with its parts decided one by one, and its dependents
+        are redone, as its output may change.
+        """
+        index = node.index
+        kind = redo.kind(self.addresses[index])
+        if index in self.downstream:
+            if kind is not Redo.WHOLE and node.step.is_composite:
+                redo.add(self.addresses[index])  # everything inside it runs again
+        elif kind is None:
+            return False
+        self.downstream.update(node.dependents)
+        return True
 
     def _begin_cached(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
         index = node.index
