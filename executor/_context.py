@@ -79,6 +79,24 @@ def replace_all(target: Any, source: Any) -> None:
     assign(target, fields_of(source))
 
 
+def apply_change(
+    target: Any, source: Any, changed: tuple[str, ...] | None, removed: tuple[str, ...] = ()
+) -> None:
+    """Do to ``target`` what a step did to its context, as ``source`` (the context the
+    step left) shows it: set the fields named in ``changed`` and drop the dict keys
+    in ``removed``, leaving every other field as it is now (another step may have
+    changed it meanwhile). ``changed`` None: nothing says which fields, so
+    ``target`` becomes ``source`` whole."""
+    if changed is None:
+        replace_all(target, source)
+        return
+    fields = fields_of(source)
+    assign(target, {name: fields[name] for name in changed if name in fields})
+    if isinstance(target, dict):
+        for name in removed:
+            target.pop(name, None)
+
+
 def isolated_copy(context: Any) -> Any:
     """A deep copy for one branch: what a branch does to it stays in the branch."""
     if context is None:

@@ -112,6 +112,7 @@ class UsageMeter:
         self._lock = threading.Lock()
         self._started = Clock.monotonic()
         self._totals: dict[str, float] = {"steps": 0}
+        self._by_step: dict[str, dict[str, float]] | None = None
 
     def usage(self, uncounted_steps: int = 0) -> dict[str, float]:
         """The totals so far: ``steps`` started, ``seconds``, and every counter reported.
@@ -124,6 +125,19 @@ class UsageMeter:
         totals["steps"] += uncounted_steps
         totals["seconds"] = round(Clock.monotonic() - self._started, 6)
         return totals
+
+    def track_steps(self) -> None:
+        """Also keep what each step address reported (a test recording keeps it, so
+        that replay reports it again); off by default: no run pays for it."""
+        with self._lock:
+            if self._by_step is None:
+                self._by_step = {}
+
+    def reported(self, address: str) -> dict[str, float]:
+        """What the step at ``address`` reported so far (with :meth:`track_steps`)."""
+        with self._lock:
+            found = self._by_step.get(address) if self._by_step is not None else None
+            return dict(found) if found else {}
 
     def start_step(self, address: str) -> None:
         """Count a step call about to start; raise if that goes over a limit."""
@@ -154,6 +168,10 @@ class UsageMeter:
             totals = self._totals
             for name, amount in amounts.items():
                 totals[name] = totals.get(name, 0) + amount
+            if self._by_step is not None:
+                mine = self._by_step.setdefault(address, {})
+                for name, amount in amounts.items():
+                    mine[name] = mine.get(name, 0) + amount
             if limits is not None:
                 for name in amounts:
                     bound = limits.counters.get(name)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor._changes import describe_changes
 from executor._codec import JSON_CODEC
+from executor._context import fields_of
 from executor._errors import CacheKeyError, ReplayMismatch, hide_engine_frame
 from executor._names import CONTEXT_PARAM
 from executor._redo import RedoSet
@@ -86,10 +87,23 @@ class Recorder:
         # A test tap's view of each step, by address, between begin and end:
         self._inputs: dict[str, Any] = {}  # the normalized inputs, typed-JSON data
         self._code: dict[str, str] = {}  # the step's code identity
-        self._context_before: dict[str, str] = {}  # the context before the call
+        self._context_before: dict[str, dict[str, str] | None] = {}  # its fields, encoded
         self._shown: dict[str, dict[str, Any]] = {}  # replaying: the normalized inputs
+        self._retries: dict[str, list[RecordedError]] = {}  # failed attempts before the last
+        self.reused: Mapping[str, StateEvent] | None = None
+        """A resumed run's stored steps, reused before a test tap is asked (see reuse)."""
         self.replay_misses: list[str] = []
         self.checked = 0
+
+    def reuse(self, resumed: Recorder) -> None:
+        """Under a test tap, resume as ``resumed`` (a store's recorder) would: the steps
+        the stored run completed are reused from the store, as they were live, and
+        only the others are recorded or replayed (replay calls no step here either)."""
+        replay = resumed.replay
+        self.reused = {a: e for a, e in (replay or {}).items() if isinstance(e, StateEvent)}
+        self._seq = resumed._seq
+        self.record_replayed = resumed.record_replayed
+        self.known = (*self.known, *resumed.known)
 
     @property
     def persisting(self) -> bool:
@@ -121,7 +135,7 @@ class Recorder:
             encoded = JSON_CODEC.encode(shown, f"{address} inputs")
         except Exception:
             encoded = None  # the digest says "no stable encoding" already
-        before = _encoded(context) if CONTEXT_PARAM in inputs else None
+        before = _field_codes(context) if CONTEXT_PARAM in inputs else None
         with self._lock:
             self._inputs[address] = encoded
             self._code[address] = code
@@ -138,6 +152,9 @@ class Recorder:
         Under a test tap a recorded failure is reused too (replay never calls a
         step), and a step whose code changed since recording is a mismatch.
         """
+        reused = self.reused.get(address) if self.reused is not None else None
+        if reused is not None and reused.digest is not None and reused.digest == digest:
+            return reused  # a resumed run's stored step: reused as it was live
         if self.replay is None or self.validating:
             return None
         event = self.replay.get(address)
@@ -189,12 +206,38 @@ class Recorder:
             return mismatch
         return None
 
-    def replayed(self, found: StateEvent | RecordedStep, digest: str | None, wall: float) -> None:
+    def replayed(
+        self,
+        found: StateEvent | RecordedStep,
+        digest: str | None,
+        wall: float,
+        context: Any = None,
+    ) -> None:
         """Note that ``found`` answered its step (a test tap counts it; a store keeps
-        a ``replayed`` event when ``record_replayed``)."""
+        a ``replayed`` event when ``record_replayed``).
+
+        Under a test tap a store gets the event the live run gave it (the recorded
+        status and attempts, ``context`` as the step left it): a test that reads its
+        store sees what it saw live. A replayed failure's event is the one
+        :meth:`record` appends as the failure is finished.
+        """
         if self.tap is not None and isinstance(found, RecordedStep):
             self.tap.keep(found, replayed=True)
-            if self._storing and self.record_replayed:
+            if self._storing and self.record_replayed and found.completed:
+                self._append(
+                    found.address,
+                    digest,
+                    found.status,
+                    found.output,
+                    found.attempts,
+                    wall,
+                    wall,
+                    None,
+                    context=context,
+                )
+            return
+        if self.tap is not None:  # a resumed run's stored step: the store answers it
+            if self._storing and self.record_replayed:  # in replay too, so not recorded
                 self._append(found.address, digest, "replayed", found.output, 0, wall, wall, None)
             return
         if self.record_replayed:
@@ -209,6 +252,19 @@ class Recorder:
                 None,
                 context=found.context,
             )
+
+    def answered(self, found: RecordedStep) -> None:
+        """Note that ``found`` answered its step, which the run then failed (a usage
+        limit went over as it did live): the recording was used all the same."""
+        if self.tap is not None:
+            self.tap.keep(found, replayed=True)
+
+    def retried(self, address: str, error: BaseException) -> None:
+        """Keep how an attempt of the step at ``address`` failed before it was retried
+        (a test tap records it, so that replay tells ``step_retry`` again)."""
+        info = ErrorInfo.from_exception(error, "")
+        with self._lock:
+            self._retries.setdefault(address, []).append(RecordedError(info.type, info.message))
 
     def _nearest(self, address: str) -> str | None:
         assert self.replay is not None
@@ -243,12 +299,14 @@ class Recorder:
         error: ErrorInfo | None,
         awaiting: str | None = None,
         context: Any = None,
+        usage: Mapping[str, float] | None = None,
     ) -> None:
         """Persist how one step ended (raises CodecError for an unstorable output).
 
         ``context`` is the context as the step left it, for a step that takes one:
         replaying the step puts it back (a context that cannot be encoded is not
-        kept; a test tap keeps it only where the step changed it).
+        kept; a test tap keeps it only where the step changed it). ``usage``: the
+        counters the step reported (a test tap keeps them).
         """
         tap = self.tap
         if tap is not None:
@@ -256,7 +314,9 @@ class Recorder:
                 inputs = self._inputs.get(address)
                 code = self._code.get(address)
                 before = self._context_before.get(address)
-            changed = context is not None and _encoded(context) != before
+                retries = tuple(self._retries.pop(address, ()))
+            after = _field_codes(context) if context is not None else None
+            changed, fields, removed = context_change(before, after)
             tap.keep(
                 RecordedStep(
                     address,
@@ -269,6 +329,11 @@ class Recorder:
                     code=code,
                     inputs=inputs,
                     context_changed=changed,
+                    context_fields=fields if changed else None,
+                    context_removed=removed if changed else (),
+                    usage=dict(usage) if usage else None,
+                    retries=retries,
+                    awaiting=awaiting,
                 )
             )
         if self._storing:
@@ -328,6 +393,38 @@ def _snapshot(context: Any) -> Any:
     try:
         return JSON_CODEC.decode(JSON_CODEC.encode(context))
     except Exception:
+        return None
+
+
+def context_change(
+    before: Mapping[str, str] | None, after: Mapping[str, str] | None
+) -> tuple[bool, tuple[str, ...] | None, tuple[str, ...]]:
+    """What a step did to its context, from its fields encoded before and after the
+    call: (changed at all, the fields it set in ``after``'s order or ``None`` when
+    only the whole context says it, the keys it removed).
+
+    ``None`` fields when the fields before are unknown or only their order changed
+    (setting fields again does not reorder a dict: replay puts the context back whole).
+    """
+    if after is None:
+        return False, None, ()
+    if before is None:
+        return True, None, ()
+    fields = tuple(name for name, code in after.items() if before.get(name) != code)
+    removed = tuple(name for name in before if name not in after)
+    if fields or removed:
+        return True, fields, removed
+    if list(after) != list(before):
+        return True, None, ()
+    return False, None, ()
+
+
+def _field_codes(context: Any) -> dict[str, str] | None:
+    """Each field of the context, encoded (to see which ones a step changed); None
+    for a context whose fields cannot be listed."""
+    try:
+        return {name: _encoded(value) for name, value in fields_of(context).items()}
+    except TypeError:
         return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from executor._core import RunArgs
+from executor._core import RunArgs, _tap
 from executor._errors import FlowDefinitionError, FlowError, FlowInputError, hide_engine_frame
 from executor._names import UNSET
 from executor._recorder import Recorder
@@ -101,6 +101,10 @@ def resume(
             known=tuple(state.latest()),
             redo=RedoSet((resume_from,)),
         )
+    tapped = _tap(flow, merged, store, recorder.state_id)
+    if tapped is not None:  # a test harness records or replays what the stored run lacks
+        tapped.reuse(recorder)
+        recorder = tapped
     return core._execute(args, recorder, plan)
 
 

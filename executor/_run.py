@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from executor._clock import Clock
-from executor._context import replace_all
+from executor._context import apply_change, replace_all
 from executor._errors import Pause, RecordedFailure, ReplayMismatch, StepTimeout, hide_engine_frame
 from executor._executors import Outcome, Task
 from executor._limits import UsageLimitExceeded
@@ -34,7 +34,7 @@ from executor._results import ErrorInfo, FlowResult, RunStatus, StepResult, Step
 from executor._retry import jitter_rng
 from executor._run_cache import MISS
 from executor._runtime import OnFailure, Runtime
-from executor.testing import RecordedStep
+from executor.testing import RecordedError, RecordedStep
 
 __tracebackhide__ = hide_engine_frame  # pytest shows the user's frames, not these
 
@@ -99,6 +99,14 @@ class RunState:
         self.downstream: set[int] = set()  # resume_from: nodes fed by a redone one
         # Validation calls every step again: caches would answer instead.
         self.use_cache = self.recorder is None or not self.recorder.validating
+        # A test recording keeps the counters each step reported (record_usage):
+        self.tap_records = (
+            self.recorder is not None
+            and self.recorder.tap is not None
+            and self.recorder.tap.recording
+        )
+        if self.tap_records:
+            runtime.meter.track_steps()
         self._leaders: dict[str, int] = {}  # cache key -> the node computing it
         self._parked: dict[str, list[int]] = {}  # cache key -> nodes waiting for it
         self.first_failure: int | None = None
@@ -186,26 +194,14 @@ class RunState:
         if isinstance(found, ReplayMismatch):
             self.finish(node, None, found, 0, now, now)
             return Resolved.FAILED
-        if tap is not None and tap.observe is not None:
-            tap.observe(step.name, address, inputs)  # a spy sees replayed calls too
         if isinstance(found, RecordedStep):
-            if found.failed:
-                assert found.error is not None
-                recorder.replayed(found, digest, self._to_wall + now)
-                failure = RecordedFailure(
-                    address, found.error.type, found.error.message, found.status
-                )
-                self.finish(node, None, failure, found.attempts, now, now)
-                return Resolved.FAILED
-            status, attempts = StepStatus(found.status), found.attempts
-        else:
-            status, attempts = _REPLAYED, 0
+            return self._replay(node, inputs, found, digest, now)
         self.values[index] = found.output
         if node.wants_context and found.context is not None:
             replace_all(self.context_of(index), found.context)  # what the step did to it
         wall = self._to_wall + now
         result = StepResult._record(
-            address, self.names[index], status, found.output, attempts, wall, wall
+            address, self.names[index], _REPLAYED, found.output, 0, wall, wall
         )
         self.results[index] = result
         recorder.replayed(found, digest, wall)
@@ -231,6 +227,111 @@ class RunState:
             return False
         self.downstream.update(node.dependents)
         return True
+
+    def _replay(
+        self,
+        node: PlanNode,
+        inputs: dict[str, Any],
+        found: RecordedStep,
+        digest: str | None,
+        now: float,
+    ) -> Resolved:
+        """Answer ``node`` from a test recording as the live run answered it: a step
+        the live run called is counted, started, spied on and retried again (limits,
+        ``step_start``, a spy's calls, ``step_retry``), a cache hit is a cache hit
+        (its key, ``cache_hit``, no call), and the counters it reported are reported
+        again, so a limit goes over where it did live. The step is never called."""
+        recorder = self.recorder
+        assert recorder is not None
+        tap = recorder.tap
+        index = node.index
+        address = self.addresses[index]
+        step = node.step
+        called = found.attempts > 0  # a cache hit or a refused start made no attempt
+        over_limit = (
+            found.error is not None and found.error.type == "executor._limits.UsageLimitExceeded"
+        )
+        if self.limited and (called or over_limit):  # a start the meter refused live, too
+            try:
+                self.meter.start_step(address)
+            except UsageLimitExceeded as refused:
+                recorder.answered(found)
+                self.finish(node, None, refused, 0, now, now)
+                return Resolved.FAILED
+        if called:
+            if self.step_hooks:
+                self.hooks.step_start(address, step, MappingProxyType(inputs))
+            if tap is not None and tap.observe is not None:
+                for _ in range(found.attempts):  # a spy sees each attempt, as live
+                    tap.observe(step.name, address, inputs)
+            if self.step_hooks:
+                for attempt, earlier in enumerate(found.retries, 1):
+                    retried = _recorded_error(node, address, earlier, attempt)
+                    delay = self._delay(node, address, attempt)
+                    self.hooks.step_retry(address, step, attempt, retried, delay)
+        if found.usage:
+            try:
+                self.meter.add(address, found.usage)
+            except UsageLimitExceeded as over:
+                recorder.answered(found)
+                self.finish(node, None, over, found.attempts, now, now)
+                return Resolved.FAILED
+        if found.failed:
+            assert found.error is not None
+            recorder.replayed(found, digest, self._to_wall + now)
+            failure = _recorded_error(
+                node, address, found.error, found.attempts, found.status, found.awaiting
+            )
+            self.finish(node, None, failure, found.attempts, now, now)
+            return Resolved.FAILED
+        status = StepStatus(found.status)
+        self.values[index] = found.output
+        if node.wants_context and found.context is not None:  # what the step did to it
+            apply_change(
+                self.context_of(index), found.context, found.context_fields, found.context_removed
+            )
+        key = self._replayed_key(node, inputs, found)
+        wall = self._to_wall + now
+        result = StepResult._record(
+            address,
+            self.names[index],
+            status,
+            found.output,
+            found.attempts,
+            wall,
+            wall,
+            cache_key=key,
+        )
+        self.results[index] = result
+        recorder.replayed(
+            found, digest, wall, self.context_of(index) if node.wants_context else None
+        )
+        if self.step_hooks:
+            if found.cached and key is not None:
+                self.hooks.cache_hit(address, step, key)
+            self.hooks.step_end(address, result)
+        return Resolved.HIT
+
+    def _replayed_key(
+        self, node: PlanNode, inputs: dict[str, Any], found: RecordedStep
+    ) -> str | None:
+        """The cache key of a replayed step with a cache policy, as the live run had it;
+        a call the live run made stores its output under it, as the live run did (a
+        cache the test looks into holds what it held live)."""
+        if node.step.cache is None or not self.use_cache:
+            return None
+        index = node.index
+        address = self.addresses[index]
+        policy = node.step.cache
+        cache = self.runtime.cache
+        try:
+            context = self.context_of(index) if policy.include_context else None
+            key = cache.key(node, inputs, context, address)
+            if not found.cached:
+                cache.store(node, key, found.output, address)
+        except Exception:  # live, this step would have failed: its recording says not
+            return None
+        return key
 
     def _begin_cached(self, node: PlanNode, inputs: dict[str, Any]) -> Resolved | None:
         index = node.index
@@ -327,11 +428,19 @@ class RunState:
         ):
             return None
         address = self.addresses[node.index]
-        rng = jitter_rng(self.runtime.seed, address, failed_attempts) if retry.jitter else None
-        delay = retry.delay(failed_attempts, rng)
+        delay = self._delay(node, address, failed_attempts)
+        if self.tap_records:
+            assert self.recorder is not None
+            self.recorder.retried(address, error)
         if self.step_hooks:
             self.hooks.step_retry(address, node.step, failed_attempts, error, delay)
         return delay
+
+    def _delay(self, node: PlanNode, address: str, failed_attempts: int) -> float:
+        """The wait before the next attempt (seeded jitter: the same for the same seed)."""
+        retry = node.step.retry
+        rng = jitter_rng(self.runtime.seed, address, failed_attempts) if retry.jitter else None
+        return retry.delay(failed_attempts, rng)
 
     def timeout_error(self, node: PlanNode, attempt: int) -> StepTimeout:
         """The error recorded when attempt ``attempt`` of ``node`` runs out of time."""
@@ -370,6 +479,7 @@ class RunState:
                     self._to_wall + ended,
                     None,
                     context=self.context_of(index) if node.wants_context else None,
+                    usage=self.meter.reported(address) if self.tap_records else None,
                 )
             except Exception as error:  # an output the store cannot hold
                 return self.finish(node, None, error, attempts, started, ended)
@@ -455,6 +565,7 @@ class RunState:
                 result.ended_at,
                 result.error,
                 error.awaiting if isinstance(error, Pause) else None,
+                usage=self.meter.reported(address) if self.tap_records else None,
             )
         if self.step_hooks:
             self.hooks.step_end(address, result)
@@ -565,3 +676,27 @@ class RunState:
             awaiting=self.paused[1].awaiting if self.paused is not None else None,
             replay_misses=tuple(recorder.replay_misses) if recorder is not None else (),
         )
+
+
+def _recorded_error(
+    node: PlanNode,
+    address: str,
+    recorded: RecordedError,
+    attempt: int,
+    status: str = "failed",
+    awaiting: str | None = None,
+) -> BaseException:
+    """A recorded failure as replay raises it: the engine's own signals come back as
+    themselves, a :class:`StepTimeout` (same address, timeout and attempt, so the
+    same message) and a :class:`Pause` (the run awaits again); anything else is a
+    :class:`RecordedFailure`, since a recording never names a type to import."""
+    if status == "paused":
+        waits = f" (awaiting input {awaiting!r})" if awaiting else ""
+        reason = recorded.message.removeprefix("paused: ")
+        return Pause(reason.removesuffix(waits) if waits else reason, awaiting)
+    timeout = node.step.timeout
+    if recorded.type == "executor._errors.StepTimeout" and timeout is not None:
+        rebuilt = StepTimeout(address, timeout, attempt)
+        if str(rebuilt) == recorded.message:
+            return rebuilt
+    return RecordedFailure(address, recorded.type, recorded.message, status)

@@ -40,6 +40,10 @@ class RunCache:
             self._backend = self._fallback()
         return self._backend
 
+    def key(self, node: PlanNode, inputs: dict[str, Any], context: Any, address: str) -> str:
+        """The call's cache key, without looking it up (raises as :meth:`fetch` does)."""
+        return call_key(node.step, inputs, context, address=address)
+
     def fetch(
         self, node: PlanNode, inputs: dict[str, Any], context: Any, address: str
     ) -> tuple[str, Any]:

@@ -86,15 +86,33 @@ class RecordedStep:
     """The step's inputs as typed-JSON data (redacted), for naming what changed."""
     context_changed: bool = False
     """Whether ``context`` holds the step's change to the context."""
+    context_fields: tuple[str, ...] | None = None
+    """The fields of ``context`` the step set (changed or added), in the context's
+    order; replay sets only these, so what other steps did meanwhile stays. ``None``
+    (a recording from before these were kept): replay puts ``context`` back whole."""
+    context_removed: tuple[str, ...] = ()
+    """Keys the step removed from a dict context."""
+    usage: Mapping[str, float] | None = None
+    """The counters the step reported with ``record_usage`` (replay reports them again,
+    so a run's ``usage`` and its counter limits come out as they did live)."""
+    retries: tuple[RecordedError, ...] = ()
+    """How each attempt before the last failed (replay tells ``step_retry`` again)."""
+    awaiting: str | None = None
+    """For a step that paused the run: the input its ``Pause`` awaits."""
 
     @property
     def completed(self) -> bool:
         return self.status in ("completed", "cached", "replayed")
 
     @property
+    def cached(self) -> bool:
+        """Answered from a cache when recorded: its function was not called."""
+        return self.status == "cached"
+
+    @property
     def failed(self) -> bool:
-        """A failure that replay repeats (rather than calling the step again)."""
-        return self.status in ("failed", "timed_out") and self.error is not None
+        """A failure (or a pause) that replay repeats rather than calling the step again."""
+        return self.status in ("failed", "timed_out", "paused") and self.error is not None
 
 
 class RunTap:

@@ -22,6 +22,24 @@ its inputs and the inputs themselves (both after redaction), its status, output 
 error ``{"type", "message"}``, its attempts, and the context only where the step
 changed it. Composite steps are not kept: their nested steps are, one by one.
 
+Replay must give a test what it saw live, so a step also keeps, where there is
+something to keep: ``"status": "cached"`` for a cache hit (``attempts`` 0: the
+step was not called, so replay calls no spy and reports a cache hit), ``retries``
+(``{"type", "message"}`` of each failed attempt before the last: replay fires
+``step_retry`` again), ``usage`` (the counters it reported with ``record_usage``:
+replay reports them again, so limits go over where they did live) and
+``awaiting`` (for ``"status": "paused"``: replay pauses the run again), and beside
+``context`` the ``context_fields`` the step set and the ``context_removed`` keys it
+dropped (replay does only that, so what a concurrent step did to the context stays).
+
+These came within version 2, deliberately without a new version: they only add
+(an older reader ignores the keys and replays "cached" as a completed step, as
+before), and every version-2 file stays readable exactly. Before "cached" a cache
+hit was written as ``"status": "completed"`` with ``"attempts": 0``; a step that
+was called has at least one attempt, so such an event is read as ``cached``.
+Re-recording such a file rewrites that status once; an unchanged run then gives
+the same bytes again.
+
 Keys are sorted and values go through the engine's typed JSON codec, so a file
 reads well in a review and re-recording an unchanged run gives the same bytes.
 Runs are matched to a test's runs by their order.
@@ -42,7 +60,9 @@ from pytest_flowexec._documents import read_document
 
 FORMAT = "flowexec-recording"
 VERSION = 2
-"""2: code identity, inputs, attempts and errors per step; no composite events."""
+"""2: code identity, inputs, attempts and errors per step; no composite events (later
+within 2, only adding: "cached", retries, usage, awaiting, context fields; see the
+module docstring)."""
 MAX_NAME = 120
 """Longer test names are cut and given a hash suffix (file systems limit names)."""
 

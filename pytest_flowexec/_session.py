@@ -165,19 +165,32 @@ class TestRun:
         found = {}
         for address, step in run.steps.items():
             error = step.get("error")
+            status, attempts = step["status"], step.get("attempts", 1)
+            if status == "completed" and attempts == 0:
+                status = "cached"  # written before recordings said "cached": no attempt made
             found[address] = RecordedStep(
                 address,
                 step.get("digest"),
-                step["status"],
+                status,
                 decode_value(step.get("output"), f"{where} {address} output"),
                 RecordedError(error["type"], error["message"]) if error else None,
                 decode_value(step["context"], f"{where} {address} context")
                 if "context" in step
                 else None,
-                attempts=step.get("attempts", 1),
+                attempts=attempts,
                 code=step.get("code"),
                 inputs=step.get("inputs"),
                 context_changed="context" in step,
+                context_fields=tuple(step["context_fields"]) if "context_fields" in step else None,
+                context_removed=tuple(step.get("context_removed", ())),
+                usage=decode_value(step["usage"], f"{where} {address} usage")
+                if "usage" in step
+                else None,
+                awaiting=step.get("awaiting"),
+                retries=tuple(
+                    RecordedError(retry["type"], retry["message"])
+                    for retry in step.get("retries", ())
+                ),
             )
         return found
 
@@ -294,15 +307,31 @@ class TestRun:
                 if step.inputs is not None:
                     event["inputs"] = step.inputs  # typed-JSON data, redacted already
                 if step.completed:
-                    event["status"] = "completed"
+                    event["status"] = "cached" if step.cached else "completed"
                     output = self._redact("output", address, None, step.output)
                     event["output"] = encode_value(output, f"{address} output")
                 if step.error is not None:
                     message = self._redact("error", address, None, step.error.message)
                     event["error"] = {"type": step.error.type, "message": message}
+                if step.retries:
+                    event["retries"] = [
+                        {
+                            "type": failure.type,
+                            "message": self._redact("error", address, None, failure.message),
+                        }
+                        for failure in step.retries
+                    ]
+                if step.awaiting is not None:
+                    event["awaiting"] = step.awaiting
+                if step.usage:
+                    event["usage"] = encode_value(dict(step.usage), f"{address} usage")
                 if step.context_changed:
                     context = self._redact("context", address, None, step.context)
                     event["context"] = encode_value(context, f"{address} context")
+                    if step.context_fields is not None:
+                        event["context_fields"] = list(step.context_fields)
+                    if step.context_removed:
+                        event["context_removed"] = list(step.context_removed)
                 hook.pytest_flowexec_redact_event(
                     item=self.item, run=k, address=address, event=event
                 )
