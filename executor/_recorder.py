@@ -206,6 +206,13 @@ class Recorder:
             return mismatch
         return None
 
+    def unfinished(self, address: str) -> bool:
+        """Whether ``address`` is stored as a step that did not complete (it failed,
+        timed out, paused or was cancelled): a resume runs it again, and what
+        follows it, which could not run then."""
+        event = None if self.replay is None else self.replay.get(address)
+        return isinstance(event, StateEvent) and not event.completed and event.unreadable is None
+
     def replayed(
         self,
         found: StateEvent | RecordedStep,

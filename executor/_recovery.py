@@ -57,7 +57,9 @@ def resume(
         _refuse_changed_inputs(flow, state, inputs or {})
     merged = {**state.inputs, **(inputs or {})}
     run_context = _context(state, context)
-    replay = _reusable(state)
+    # Every address's latest event, finished or not: a step that failed or paused
+    # is stored, so it runs again (with what follows it), even in strict mode.
+    replay = state.latest()
     args = RunArgs(
         flow,
         merged,
@@ -82,6 +84,7 @@ def resume(
             record_replayed=False,
             first_seq=first_seq,
             known=tuple(state.latest()),
+            redo=RedoSet(()),
         )
     else:
         _check_address(flow, resume_from)

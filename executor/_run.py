@@ -189,6 +189,8 @@ class RunState:
             return None
         found = recorder.recorded(address, digest)
         if found is None:
+            if recorder.redo is not None and recorder.unfinished(address):
+                self.downstream.update(node.dependents)  # never ran after it: not stored
             return None
         now = Clock.perf_counter()
         if isinstance(found, ReplayMismatch):
