@@ -82,6 +82,8 @@ class RedoSet:
     def kind(self, address: str) -> Redo | None:
         """Whether ``address`` runs again: WHOLE, AROUND, or ``None`` (replay it)."""
         roots = self._roots
+        if not roots:  # a plain resume: nothing is redone on purpose
+            return None
         if address in roots:
             return Redo.WHOLE
         loops = self._loops
