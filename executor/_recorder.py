@@ -100,7 +100,10 @@ class Recorder:
         the stored run completed are reused from the store, as they were live, and
         only the others are recorded or replayed (replay calls no step here either)."""
         replay = resumed.replay
-        self.reused = {a: e for a, e in (replay or {}).items() if isinstance(e, StateEvent)}
+        self.reused = {
+            a: e for a, e in (replay or {}).items() if isinstance(e, StateEvent) and e.completed
+        }
+        self.redo = resumed.redo  # resume_from: redone steps go to the tap, not the store
         self._seq = resumed._seq
         self.record_replayed = resumed.record_replayed
         self.known = (*self.known, *resumed.known)
@@ -144,15 +147,16 @@ class Recorder:
         return digest
 
     def recorded(
-        self, address: str, digest: str | None
+        self, address: str, digest: str | None, redone: bool = False
     ) -> StateEvent | RecordedStep | ReplayMismatch | None:
         """The recorded event to reuse for this call; a ReplayMismatch when strict
         replay cannot use one; ``None`` to run the step.
 
         Under a test tap a recorded failure is reused too (replay never calls a
-        step), and a step whose code changed since recording is a mismatch.
+        step), and a step whose code changed since recording is a mismatch. A step
+        ``redone`` by ``resume_from`` is not taken from the resumed store then.
         """
-        reused = self.reused.get(address) if self.reused is not None else None
+        reused = None if redone or self.reused is None else self.reused.get(address)
         if reused is not None and reused.digest is not None and reused.digest == digest:
             return reused  # a resumed run's stored step: reused as it was live
         if self.replay is None or self.validating:

@@ -174,8 +174,11 @@ class RunState:
         address = self.addresses[index]
         step = node.step
         tap = recorder.tap
+        redone = recorder.redo is not None and self._redone(node, recorder.redo)
         if tap is None:
             digest = self.digests[index] = input_digest(inputs, address)
+            if redone:
+                return None
         elif step.is_composite or (tap.live is not None and tap.live(step.name, address)):
             # A stub is test code: it answers in every mode. A composite runs again
             # so that its nested steps are replayed one by one: the same tree.
@@ -185,9 +188,7 @@ class RunState:
             digest = self.digests[index] = recorder.tap_digest(
                 address, step, inputs, inputs.get(CONTEXT_PARAM)
             )
-        if recorder.redo is not None and self._redone(node, recorder.redo):
-            return None
-        found = recorder.recorded(address, digest)
+        found = recorder.recorded(address, digest, redone)
         if found is None:
             if recorder.redo is not None and recorder.unfinished(address):
                 self.downstream.update(node.dependents)  # never ran after it: not stored
