@@ -4,6 +4,10 @@ Per-task overhead: a 200-step chain (each step feeds the next) and a 200-step
 fan-out (independent steps) vs ``client.submit`` of the same functions, and a map
 of 1,000 trivial items vs ``client.map``. The raw baselines gather every result to
 the client, as a flow does (every step's output is in its result).
+
+And what a run that sends nothing costs on Dask (every step a cache hit, as every
+step replays under ``pytest --flow-replay``): measured with no client anywhere, it
+starts no cluster, so it costs what the same run costs on threads.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import time
 
 from benchmarks._harness import Row, interleaved_medians
-from executor import Flow, map_over, step
+from executor import CachePolicy, Flow, map_over, step
+from executor.cache import MemoryCache
 
 SUITE = "dask"
 LENGTH = 200
@@ -44,10 +49,21 @@ def bump(items: int) -> int:
     return items + 1
 
 
+@step(cache=CachePolicy())
+def kept_load(x: int) -> list[int]:
+    return [x, x + 1]
+
+
+@step(cache=CachePolicy())
+def kept_sum(kept_load: list[int]) -> int:
+    return sum(kept_load)
+
+
 _define_steps()
 CHAIN = Flow("chain", [globals()[f"c{i}"] for i in range(LENGTH)])
 FAN = Flow("fan", [globals()[f"f{i}"] for i in range(LENGTH)])
 MAP = Flow("mapped", [map_over(bump)])
+KEPT = Flow("kept", [kept_load, kept_sum])
 
 
 def run() -> list[Row]:
@@ -56,6 +72,7 @@ def run() -> list[Row]:
     except ImportError:
         print('dask suite skipped: pip install "flowexec[dask]"')
         return []
+    rows = [_nothing_sent()]  # before any client exists: a run would find it
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
@@ -63,7 +80,27 @@ def run() -> list[Row]:
         distributed.Client(cluster) as client,
     ):
         client.wait_for_workers(2)
-        return _measure(client)
+        return rows + _measure(client)
+
+
+def _nothing_sent() -> Row:
+    cache = MemoryCache()
+    KEPT.run(x=1, executor="threaded", cache=cache)
+
+    def on(executor: str):
+        return lambda: KEPT.run(x=1, executor=executor, cache=cache)
+
+    took, base = interleaved_medians(on("dask"), on("threaded"), repeat=15)
+    return Row(
+        SUITE,
+        "all-cached 2-step run on dask (no client), per run",
+        took * 1e6,
+        "us",
+        base * 1e6,
+        "the same run on threaded",
+        "<= 1.5x",
+        took / base <= 1.5,
+    )
 
 
 def _measure(client) -> list[Row]:

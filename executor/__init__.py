@@ -25,6 +25,7 @@ from executor._errors import (
     LoopLimitReached,
     MissingExtra,
     Pause,
+    RecordedFailure,
     RemoteStepError,
     ReplayMismatch,
     StepFailed,
@@ -57,6 +58,7 @@ if typing.TYPE_CHECKING:
         when,
     )
     from executor._core import ExecutorCore, OnFailure, StepExecutor
+    from executor._dask_watch import DaskTimeouts
     from executor._executors import call_step
     from executor._hooks import hookimpl, hookspec
 
@@ -72,6 +74,7 @@ _LAZY = {
     "ExecutorCore": "executor._core",
     "OnFailure": "executor._core",
     "StepExecutor": "executor._core",
+    "DaskTimeouts": "executor._dask_watch",
     "call_step": "executor._executors",
     "hookimpl": "executor._hooks",
     "hookspec": "executor._hooks",
@@ -115,6 +118,7 @@ __all__ = [
     "StepExecutor",
     "OnFailure",
     "call_step",
+    "DaskTimeouts",
     "hookimpl",
     "hookspec",
     # stored data
@@ -142,6 +146,7 @@ __all__ = [
     "LoopLimitReached",
     "UsageLimitExceeded",
     "ReplayMismatch",
+    "RecordedFailure",
     "MissingExtra",
     "ClusterError",
     "__version__",

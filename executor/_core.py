@@ -13,7 +13,8 @@ from typing import Any, SupportsIndex
 from executor import testing
 from executor._async_scheduler import run_async
 from executor._clock import Clock
-from executor._dask import DaskSession
+from executor._dask import DaskSession, is_dask_executor, session_of_executor
+from executor._dask_watch import DEFAULT_TIMEOUTS, DaskTimeouts
 from executor._errors import FlowDefinitionError, hide_engine_frame, run_failure
 from executor._executors import (
     EXECUTOR_NAMES,
@@ -160,6 +161,9 @@ class ExecutorCore:
             ``LocalCluster`` and closes it at its end (see docs/scaling.md).
         dask_address: for ``executor="dask"``: a scheduler address to connect to
             for each run.
+        dask_timeouts: for ``executor="dask"`` (or ``client.get_executor()``): how
+            long to wait for the cluster before a step fails with ``ClusterError``
+            (a :class:`~executor.DaskTimeouts`; see docs/scaling.md).
     """
 
     def __init__(
@@ -172,14 +176,28 @@ class ExecutorCore:
         cache: CacheBackend | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
     ) -> None:
         if not isinstance(executor, Executor) and executor not in EXECUTOR_NAMES:
             raise FlowDefinitionError(unknown_executor(executor))
+        if dask_timeouts is not None and not isinstance(dask_timeouts, DaskTimeouts):
+            raise FlowDefinitionError(
+                f"dask_timeouts must be an executor.DaskTimeouts, got {dask_timeouts!r}; "
+                f"e.g. dask_timeouts=DaskTimeouts(no_workers=300)"
+            )
+        timeouts = DEFAULT_TIMEOUTS if dask_timeouts is None else dask_timeouts
         if executor == "dask":
-            DaskSession(dask_client, dask_address)  # checks them (and that Dask is there)
+            # Checks them (and that Dask is there); connects to nothing.
+            DaskSession(dask_client, dask_address, timeouts=timeouts)
         elif dask_client is not None or dask_address is not None:
             raise FlowDefinitionError(
                 f'dask_client= and dask_address= are for executor="dask", not {executor!r}'
+            )
+        elif dask_timeouts is not None and not (
+            isinstance(executor, Executor) and is_dask_executor(executor)
+        ):
+            raise FlowDefinitionError(
+                f'dask_timeouts= is for executor="dask" or client.get_executor(), not {executor!r}'
             )
         if max_concurrency is not None and (
             not isinstance(max_concurrency, int)
@@ -201,6 +219,7 @@ class ExecutorCore:
         self.cache = cache
         self.dask_client = dask_client
         self.dask_address = dask_address
+        self.dask_timeouts = timeouts
 
     def __repr__(self) -> str:
         return f"<ExecutorCore executor={self.executor!r} max_concurrency={self.max_concurrency}>"
@@ -429,11 +448,7 @@ class ExecutorCore:
             run_composite=drive_sync,
             arun_composite=drive_async,
             recorder=recorder,
-            dask=(
-                DaskSession(self.dask_client, self.dask_address)
-                if self.executor == "dask"
-                else None
-            ),
+            dask=self._dask_session(),
         )
         state = RunState(
             plan,
@@ -445,6 +460,15 @@ class ExecutorCore:
         )
         hooks.flow_start(flow.name, given, seed)
         return state
+
+    def _dask_session(self) -> DaskSession | None:
+        """The run's Dask session (which connects when it first sends a step)."""
+        executor, timeouts = self.executor, self.dask_timeouts
+        if executor == "dask":
+            return DaskSession(self.dask_client, self.dask_address, timeouts=timeouts)
+        if isinstance(executor, Executor) and is_dask_executor(executor):
+            return session_of_executor(executor, timeouts)
+        return None
 
     def _end(self, state: RunState) -> FlowResult:
         if state.recorder is not None and state.recorder.tap is not None:

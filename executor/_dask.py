@@ -17,8 +17,11 @@ pickled on the worker. Two things are Dask's own:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
+import functools
+import importlib.util
 import itertools
 import pickle
 import queue
@@ -32,7 +35,19 @@ from types import ModuleType
 from typing import Any
 
 from executor._clock import Clock
-from executor._dask_watch import Watch, cancel_soon
+from executor._dask_watch import (
+    DEFAULT_TIMEOUTS,
+    UNREACHABLE_FIX,
+    DaskTimeouts,
+    Unanswered,
+    Watch,
+    ask,
+    cancel_soon,
+    close_within,
+    count_threads,
+    scheduler_address,
+    within,
+)
 from executor._errors import ClusterError, FlowDefinitionError, MissingExtra, StepNotPicklable
 from executor._executors import Chainer, Outcome, Task, run_pickled, run_unpickled, unpickle_outcome
 
@@ -93,7 +108,9 @@ SUBMIT_OPTIONS = frozenset({"workers", "resources", "allow_other_workers", "retr
 not: every task here has a key of its own)."""
 
 
-def session_of_executor(executor: Executor) -> DaskSession | None:
+def session_of_executor(
+    executor: Executor, timeouts: DaskTimeouts = DEFAULT_TIMEOUTS
+) -> DaskSession | None:
     """A run on ``client.get_executor(**options)`` is a run on ``executor="dask"`` with
     that client and those options, so it chains, batches and never waits forever on a
     cluster that cannot finish. ``None`` if this version of Dask's executor does not
@@ -106,14 +123,20 @@ def session_of_executor(executor: Executor) -> DaskSession | None:
     if not isinstance(options, dict) or not set(options) <= SUBMIT_OPTIONS | {"pure"}:
         return None
     kept = {name: value for name, value in options.items() if name in SUBMIT_OPTIONS}
-    return DaskSession(client, options=kept)
+    return DaskSession(client, options=kept, timeouts=timeouts)
 
 
 class DaskSession:
     """The client of one run: the user's (``dask_client``), one connected to
     ``dask_address``, the process's current Dask client (as Dask's own collections
-    use it), or else a ``LocalCluster`` sized for the machine, started on first use.
-    Whatever the run started, it closes; a client it did not start is left open."""
+    use it), or else a ``LocalCluster`` sized for the machine.
+
+    Nothing connects, and ``distributed`` is not even imported, until an attempt
+    must really go to the cluster: a run whose steps all come from a recording, a
+    store or the cache costs no cluster. Whatever the run started, it closes; a
+    client it did not start is left open. Every wait on the scheduler is bounded by
+    ``timeouts``.
+    """
 
     def __init__(
         self,
@@ -121,11 +144,16 @@ class DaskSession:
         address: str | None = None,
         *,
         options: dict[str, Any] | None = None,
+        timeouts: DaskTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         if client is not None and address is not None:
             raise FlowDefinitionError("give dask_client= or dask_address=, not both")
-        distributed = import_distributed()
-        if client is not None and not isinstance(client, distributed.Client):
+        if client is None:
+            # Whether Dask is there, without the import's ~0.4 s: a run that sends
+            # nothing never needs it.
+            if not _installed():
+                raise MissingExtra(WHERE, "distributed", "dask")
+        elif not isinstance(client, import_distributed().Client):
             raise FlowDefinitionError(
                 f"dask_client must be a distributed.Client, got {client!r}; for a scheduler "
                 f"address use dask_address="
@@ -134,13 +162,19 @@ class DaskSession:
         self._address = address
         self.options = options or {}
         """Keyword arguments for every ``client.submit`` (from ``get_executor``)."""
+        self.timeouts = timeouts
         self._lock = threading.Lock()
         self._client: Any = client
         self._cluster: Any = None
         self._threads: int | None = None
 
     def client(self) -> Any:
-        """The run's client, connected (and its cluster started) on first use."""
+        """The run's client, connected (and its cluster started) on first use.
+
+        Raises:
+            Unanswered: the scheduler at ``dask_address`` could not be connected to
+                within ``timeouts.answer``.
+        """
         with self._lock:
             if self._client is None:
                 distributed = import_distributed()
@@ -148,32 +182,65 @@ class DaskSession:
                 if current is not None:
                     self._given = self._client = current
                 elif self._address is not None:
-                    self._client = distributed.Client(self._address)
+                    address = self._address
+                    self._client = within(
+                        self.timeouts.answer,
+                        f"connecting to the Dask scheduler at {address}",
+                        UNREACHABLE_FIX,
+                        # Not the process's default client: it is the run's, and
+                        # closed with it.
+                        lambda: distributed.Client(address, set_as_default=False),
+                    )
                 else:
                     # The dashboard on a free port: Dask's 8787 may be another
                     # cluster's (Dask would warn and move).
                     self._cluster = distributed.LocalCluster(processes=True, dashboard_address=":0")
-                    self._client = distributed.Client(self._cluster)
+                    self._client = distributed.Client(self._cluster, set_as_default=False)
             return self._client
 
     def threads(self) -> int:
-        """Worker threads of the cluster when first asked (it may grow later)."""
+        """Worker threads of the cluster when first asked (it may grow later).
+
+        Raises:
+            Unanswered: the scheduler did not answer within ``timeouts.answer``.
+        """
         client = self.client()
         with self._lock:
             if self._threads is None:
-                self._threads = max(sum(client.nthreads().values()), 1)
+                self._threads = count_threads(client, self.timeouts.answer)
             return self._threads
 
     def close(self) -> None:
-        """Close what the run opened: its client, and its cluster."""
+        """Close what the run opened, its client and its cluster, each within
+        ``timeouts.answer`` (a warning says when one did not close in time)."""
         with self._lock:
             client, cluster = self._client, self._cluster
             self._client = self._given
             self._cluster = None
+        seconds = self.timeouts.answer
         if client is not None and client is not self._given:
-            client.close()
+            where = scheduler_address(client)
+            close_within(seconds, f"the run's client of the Dask scheduler at {where}", client)
         if cluster is not None:
-            cluster.close()
+            what = f"the run's LocalCluster (scheduler at {cluster.scheduler_address})"
+            close_within(seconds, what, cluster)
+
+
+def _installed() -> bool:
+    """Whether ``distributed`` can be imported (without importing it)."""
+    if "distributed" in sys.modules:
+        return sys.modules["distributed"] is not None  # None: its import is blocked
+    return _found()
+
+
+@functools.cache
+def _found() -> bool:
+    """Whether ``distributed`` is on the path: looked up once a process (a search
+    of ``sys.path``, ~0.1 ms, would be most of what a run that sends nothing costs)."""
+    try:
+        return importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _current_client(distributed: ModuleType) -> Any:
@@ -232,6 +299,9 @@ class DaskDispatcher:
     those done by then. While it waits, a :class:`~executor._dask_watch.Watch`
     asks the scheduler whether the tasks out can still end; those that cannot are
     reported as failed attempts (:class:`ClusterError`), so no run waits forever.
+
+    It connects (through the session) when it first sends an attempt, not before:
+    a nesting level whose steps all replay or hit the cache touches no cluster.
     """
 
     runs_lone_steps_inline = False  # the user chose the cluster for where code runs
@@ -240,7 +310,8 @@ class DaskDispatcher:
     def __init__(self, session: DaskSession) -> None:
         self.chainer: Chainer | None = self
         self._session = session
-        self._client = session.client()
+        self._client: Any = None
+        """The run's client, once an attempt was sent (:meth:`_connect`)."""
         self._options = session.options
         self._prefix = uuid.uuid4().hex[:12]
         self._handles = itertools.count()
@@ -256,7 +327,9 @@ class DaskDispatcher:
         self._lost: set[int] = set()
         """Handles of tasks whose result was lost with a worker: Dask computes them
         again, but a callback registered now would fire at once, so they are polled."""
-        self._watch = Watch(self._client)
+        self._unreachable: Unanswered | None = None
+        """Why the last attempt to connect failed, if it did."""
+        self._watch = Watch(session.client, session.timeouts)
 
     # -- submitting ------------------------------------------------------------------
 
@@ -285,6 +358,10 @@ class DaskDispatcher:
         if payload is None:
             return
         self._send(batch=False)  # upstream attempts need futures of their own to be named
+        if self._client is None:  # they could not be sent: neither can this one
+            assert self._unreachable is not None
+            self._fail([(token, task)], self._unreachable)
+            return
         futures = [self._futures[source] for _, source in upstream]
         params = tuple(param for param, _ in upstream)
         future = self._client.submit(
@@ -319,21 +396,48 @@ class DaskDispatcher:
         # Readable on Dask's dashboard, unique across runs sharing a cluster.
         return f"{task.address}-{self._prefix}-{token}"
 
+    def _connect(self) -> Any:
+        """The run's client, connected now if this is the first attempt sent.
+
+        Raises:
+            Unanswered: the cluster cannot be reached (remembered for the attempts
+                chained behind those that could not be sent).
+        """
+        if self._client is None:
+            try:
+                self._client = self._session.client()
+            except Unanswered as failure:
+                self._unreachable = failure
+                raise
+        return self._client
+
+    def _fail(self, attempts: list[tuple[int, Task]], failure: Unanswered) -> None:
+        """Report ``attempts`` as failed: the cluster could not be reached for them."""
+        for token, task in attempts:
+            error = ClusterError(task.address, self._key(task, token), failure.problem, failure.fix)
+            self._ready.append((token, Outcome(None, error)))
+
     def _send(self, batch: bool = True) -> None:
         held, self._held = self._held, []
         if not held:
             return
         self._held_tokens.clear()
-        client = self._client
-        options = self._options
         first = held[0][1].step
-        if (
-            batch
-            and len(held) > BATCHES_PER_THREAD
-            and len(held) > BATCHES_PER_THREAD * self._session.threads()
-            and all(t.step is first for _, t, _ in held)
-        ):
-            batches = max(BATCHES_PER_THREAD * self._session.threads(), -(-len(held) // MAX_BATCH))
+        try:
+            client = self._connect()
+            threads = (
+                self._session.threads()
+                if batch
+                and len(held) > BATCHES_PER_THREAD
+                and all(t.step is first for _, t, _ in held)
+                else 0
+            )
+        except Unanswered as failure:
+            self._fail([(token, task) for token, task, _ in held], failure)
+            return
+        options = self._options
+        if threads and len(held) > BATCHES_PER_THREAD * threads:
+            batches = max(BATCHES_PER_THREAD * threads, -(-len(held) // MAX_BATCH))
             size = -(-len(held) // batches)
             for start in range(0, len(held), size):
                 part = held[start : start + size]
@@ -370,7 +474,7 @@ class DaskDispatcher:
 
     def _wait(self, timeout: float | None) -> list[int]:
         """Handles of the tasks done within ``timeout`` (every one done by then, for
-        one gather). After ``CHECK_EVERY`` seconds without one the cluster is checked:
+        one gather). After ``check_every`` seconds without one the cluster is checked:
         tasks that cannot end are reported in ``_ready`` and end the wait."""
         end = None if timeout is None else Clock.monotonic() + timeout
         while True:
@@ -451,14 +555,33 @@ class DaskDispatcher:
                 self._failed(job)
         if not finished:
             return
+        client = self._client
+        seconds = self._session.timeouts.answer
+        futures = [job.future for job in finished]
         try:
-            datas = self._client.gather([job.future for job in finished])
+            datas = ask(client, client.gather(futures, asynchronous=True), seconds)
+        except concurrent.futures.TimeoutError:
+            address = scheduler_address(client)
+            problem = f"its outcome was not gathered from the Dask scheduler at {address} "
+            for job in finished:
+                self._give_up(job, f"{problem}within {seconds:g} s", UNREACHABLE_FIX)
+            return
         except Exception:  # one was lost meanwhile: take them one by one
             for job in finished:
                 self._one(job)
             return
         for job, data in zip(finished, datas, strict=True):
             self._unpack(job, data)
+
+    def _give_up(self, job: _Job, problem: str, fix: str) -> None:
+        """Report ``job``'s attempts as failed: the cluster cannot give its outcome."""
+        key = str(job.future.key)
+        for token, task in zip(job.tokens, job.tasks, strict=True):
+            if token not in job.dropped:
+                self._job_of.pop(token, None)
+                self._ready.append(
+                    (token, Outcome(None, ClusterError(task.address, key, problem, fix)))
+                )
 
     def _one(self, job: _Job) -> None:
         if job.future.status in ("pending", "lost"):  # lost since: wait for it again
@@ -469,8 +592,14 @@ class DaskDispatcher:
                     self._job_of[token] = handle
             self._lost.add(handle)
             return
+        seconds = self._session.timeouts.answer
         try:
-            data = job.future.result()
+            data = job.future.result(timeout=seconds)
+        except TimeoutError:
+            address = scheduler_address(self._client)
+            problem = f"its outcome was not gathered from the Dask scheduler at {address} "
+            self._give_up(job, f"{problem}within {seconds:g} s", UNREACHABLE_FIX)
+            return
         except Exception:
             self._failed(job)
             return
@@ -493,7 +622,7 @@ class DaskDispatcher:
             error = CancelledError(f"Dask task {future.key!r} was cancelled")
         else:
             try:
-                found = future.exception(timeout=30)
+                found = future.exception(timeout=self._session.timeouts.answer)
             except Exception as problem:
                 found = problem
             error = found if isinstance(found, BaseException) else RuntimeError(str(found))
@@ -525,4 +654,6 @@ class DaskDispatcher:
         self._send()
         jobs, self._jobs = list(self._jobs.values()), {}
         self._lost.clear()
-        cancel_soon(self._client, [job.future for job in jobs if job.future is not None])
+        futures = [job.future for job in jobs if job.future is not None]
+        if futures:  # then the client is connected
+            cancel_soon(self._client, futures)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # package (nor the engine); a run that uses them imports them.
     from executor._composites import SubFlowStep
     from executor._core import OnFailure, StepExecutor
+    from executor._dask_watch import DaskTimeouts
     from executor._limits import UsageLimits
     from executor._results import FlowResult
     from executor.cache._backend import CacheBackend
@@ -86,6 +87,7 @@ RUN_OPTIONS = frozenset(
         "metadata",
         "dask_client",
         "dask_address",
+        "dask_timeouts",
     }
 )
 """Keyword names :meth:`Flow.run` takes as options; a flow input of one of these
@@ -226,6 +228,7 @@ class Flow:
         step_executor: StepExecutor | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
         **options: Any,
     ) -> FlowResult:
         """Continue a stored run: completed steps are reused, not called again.
@@ -265,6 +268,7 @@ class Flow:
             step_executor=step_executor,
             dask_client=dask_client,
             dask_address=dask_address,
+            dask_timeouts=dask_timeouts,
         )
         return resume(
             core,
@@ -379,6 +383,7 @@ class Flow:
         metadata: StateMetadata | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Run the flow and return its :class:`~executor.FlowResult`.
@@ -408,6 +413,8 @@ class Flow:
             metadata: a :class:`~executor.state.StateMetadata` stored with the run.
             dask_client: with ``executor="dask"``: the ``distributed.Client`` to use.
             dask_address: with ``executor="dask"``: a scheduler address to connect to.
+            dask_timeouts: with ``executor="dask"``: how long to wait for the cluster
+                (:class:`~executor.DaskTimeouts`).
 
         Raises:
             StepFailed: a step failed and ``on_failure`` is ``"stop"``.
@@ -421,6 +428,7 @@ class Flow:
             step_executor=step_executor,
             dask_client=dask_client,
             dask_address=dask_address,
+            dask_timeouts=dask_timeouts,
         )
         return core.run(
             self,
@@ -455,6 +463,7 @@ class Flow:
         metadata: StateMetadata | None = None,
         dask_client: Any = None,
         dask_address: str | None = None,
+        dask_timeouts: DaskTimeouts | None = None,
         **flow_inputs: Any,
     ) -> FlowResult:
         """Like :meth:`run`, awaited; the default executor is ``"async"``."""
@@ -466,6 +475,7 @@ class Flow:
             step_executor=step_executor,
             dask_client=dask_client,
             dask_address=dask_address,
+            dask_timeouts=dask_timeouts,
         )
         return await core.arun(
             self,

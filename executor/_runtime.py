@@ -190,6 +190,9 @@ class Runtime:
         if isinstance(executor, Executor):
             from executor._dask import DaskDispatcher, is_dask_executor, session_of_executor
 
+            if executor is self.executor and self.dask is not None:  # get_executor()
+                return DaskDispatcher(self.dask)
+
             given = session_of_executor(executor) if is_dask_executor(executor) else None
             if given is not None:
                 return DaskDispatcher(given)

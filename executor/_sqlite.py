@@ -8,8 +8,10 @@ the store's schema, and a format check so an old or foreign file is refused up f
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +64,12 @@ class Connections:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
             return connection
+        # SQLite writes a new file's header in one write of a whole page: a partial
+        # header is seen for microseconds, if ever, so a second is ample (and a stray
+        # one-byte "S" file is not waited on for the whole lock timeout).
+        problem = foreign_contents(self.path, wait=min(self._timeout, 1.0))
+        if problem is not None:
+            raise self._fail(f"cannot be opened ({problem})", None)
         try:
             connection = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
@@ -69,6 +77,19 @@ class Connections:
         except sqlite3.DatabaseError as error:
             raise self._fail(f"cannot be opened ({error})", error) from None
         try:
+            tables = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+            if tables and self._meta not in tables:
+                # Another program's database (or another flowexec file: a cache is
+                # not a state store): adding our tables to it would change it.
+                connection.close()
+                shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+                problem = f"{NOT_OURS} for this: a SQLite database whose tables are {shown}"
+                raise self._fail(f"cannot be opened ({problem})", None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(self._schema)
@@ -99,7 +120,48 @@ class Connections:
         self._local = threading.local()
 
 
-# Errors that say nothing about the file's contents: what to do about each. Any other
+_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+NOT_OURS = "not a file flowexec made"
+"""Begins the problem told about a file that is not a database, or another program's
+database: one that flowexec must not write into (its fix is :data:`FOREIGN_FIX`)."""
+
+FOREIGN_FIX = (
+    "give a path where no file is (or an empty one), or move this file aside if it is "
+    "not needed: flowexec never writes into a file it did not make"
+)
+"""What to do about a file that is not a SQLite database at all."""
+
+
+def foreign_contents(path: Path, *, wait: float) -> str | None:
+    """Why the file at ``path`` must not be opened as a database, or ``None``.
+
+    SQLite itself refuses most files that are not databases, but takes a file of one
+    byte for an empty database and overwrites it: every non-empty file that does not
+    start with SQLite's header is refused here, before SQLite writes anything. An
+    empty file is a database-to-be (``create_if_missing`` makes one, so can ``touch``).
+    A file shorter than the header whose bytes begin it may be one another process is
+    writing at this moment: it is read again for up to ``wait`` seconds before it is
+    refused. A file that cannot be read is left for SQLite to report in its own words.
+    """
+    if str(path) in ("", ":memory:"):
+        return None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(len(_HEADER))
+        except OSError:
+            return None  # missing, a folder, unreadable: SQLite says which
+        if not head or head == _HEADER:
+            return None
+        if not _HEADER.startswith(head) or time.monotonic() >= deadline:
+            return f"{NOT_OURS}: file is not a database: it starts with {head!r}"
+        time.sleep(0.01)
+
+
+# Errors that say nothing about the file's contents: what to do about each, and for
+# those that are a write the file system refused, the errno that says so. Any other
 # DatabaseError (SQLITE_CORRUPT, SQLITE_NOTADB, a table missing) means the file is
 # damaged or not one of ours.
 _NOT_DAMAGE = (
@@ -108,42 +170,64 @@ _NOT_DAMAGE = (
         "database is locked",
         "another process held its write lock longer "
         "than the timeout; pass a longer timeout=, or stop the other process",
+        None,
     ),
     (
         "SQLITE_LOCKED",
         "database table is locked",
         "another connection holds a lock on it; close it and try again",
+        None,
     ),
     (
         "SQLITE_READONLY",
         "readonly database",
-        "flowexec cannot write to it; make the file and its folder writable",
+        "make the file and its folder writable (flowexec cannot write to it)",
+        errno.EROFS,
     ),
-    ("SQLITE_FULL", "database or disk is full", "free some disk space and try again"),
-    ("SQLITE_IOERR", "disk I/O error", "the disk or file system failed; check them and try again"),
+    ("SQLITE_FULL", "database or disk is full", "free some disk space and try again", errno.ENOSPC),
+    (
+        "SQLITE_IOERR",
+        "disk I/O error",
+        "the disk or file system failed; check them and try again",
+        errno.EIO,
+    ),
     (
         "SQLITE_CANTOPEN",
         "unable to open database file",
         "check that the file and its folder exist and are readable and writable",
+        None,
     ),
     (
         "SQLITE_PERM",
         "access permission denied",
         "make the file and its folder readable and writable",
+        errno.EACCES,
     ),
 )
+
+
+def _not_damage(error: sqlite3.Error) -> tuple[str, int | None] | None:
+    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
+    text = str(error)
+    for code, message, fix, refused in _NOT_DAMAGE:
+        if name == code or name.startswith(code + "_") or (not name and message in text):
+            return fix, refused
+    return None
 
 
 def transient_fix(error: sqlite3.Error) -> str | None:
     """What to do about an error that does not mean the file is damaged (a lock held
     too long, a read-only file, a full disk); ``None`` when it means the file is
     damaged, not a database, or not one of ours."""
-    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
-    text = str(error)
-    for code, message, fix in _NOT_DAMAGE:
-        if name == code or name.startswith(code + "_") or (not name and message in text):
-            return fix
-    return None
+    found = _not_damage(error)
+    return None if found is None else found[0]
+
+
+def refused_write(error: sqlite3.Error) -> int | None:
+    """The errno of a write the file system (or SQLite on its behalf) refused: a
+    read-only file, a full disk, an I/O error; ``None`` for any other error."""
+    found = _not_damage(error)
+    return None if found is None else found[1]
 
 
 DAMAGED_FIX = (

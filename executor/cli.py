@@ -2,8 +2,9 @@
 
 This module only parses arguments; each command's code lives in ``executor/_cli/``
 and is imported when that command runs, so ``import executor`` and ``flowexec
---help`` stay fast. Exit status: 0 ok, 1 a run failed (or runs differ), 2 a usage
-error (one line naming the bad value and the fix), 3 a run paused.
+--help`` stay fast. Exit status: 0 ok, 1 a run failed (or runs differ, or the store
+could not be written), 2 a usage error (one line naming the bad value and the fix),
+3 a run paused.
 """
 
 from __future__ import annotations
@@ -43,16 +44,34 @@ def _positive(text: str) -> int:
     return value
 
 
+def _debug_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of an error, not one line",
+    )
+
+
+def _store_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--store",
+        default=default,
+        metavar="PATH",
+        help=f"the SQLite state store (default: {DEFAULT_STORE})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, subcommands included."""
+    # --debug and --store are global: taken before the command (`flowexec --debug run
+    # ...`, as `git -C` or `docker --debug run`) and after it. Where a command takes
+    # them their default is SUPPRESS, so a value given before the command is not
+    # overwritten by the command's default; given in both places, the later one wins.
     common = _Parser(add_help=False)
-    common.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error, not one line"
-    )
+    _debug_option(common, argparse.SUPPRESS)
     store = _Parser(add_help=False)
-    store.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"the SQLite state store (default: {DEFAULT_STORE})"
-    )
+    _store_option(store, argparse.SUPPRESS)
     running = _Parser(add_help=False)
     running.add_argument(
         "-i",
@@ -61,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a flow input; VALUE is JSON where it parses (n=4), a string otherwise "
-        "(name=Ada); @FILE.json for a JSON object of inputs; repeat for more",
+        "(name=Ada); @FILE.json for a JSON object of inputs, which a later -i "
+        "overrides; repeat for more",
     )
     running.add_argument("--executor", choices=EXECUTORS, default="sequential")
     running.add_argument(
@@ -77,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Docs: docs/cli.md and docs/getting-started.md in the project repository.",
     )
     parser.add_argument("--version", action="version", version=f"flowexec {__version__}")
+    _debug_option(parser, False)
+    _store_option(parser, DEFAULT_STORE)
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
@@ -97,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     states = commands.add_parser(
         "states", help="list, show, compare, delete, resume and validate stored runs"
     )
+    _debug_option(states, argparse.SUPPRESS)
+    _store_option(states, argparse.SUPPRESS)
     states.set_defaults(handler=_help(states))
     on_states = states.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     listing = on_states.add_parser(
@@ -267,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command: argparse.ArgumentParser = getattr(args, "command_parser", parser)
         command.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = args.handler
+    if handler is _graph and args.store != DEFAULT_STORE:  # a global option it cannot use
+        args.command_parser.error(f"--store {args.store!r}: graph reads no state store; drop it")
     if handler is None:
         parser.print_help()
         return 0
@@ -276,17 +302,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("flowexec: interrupted\n")
         return 130
     except Exception as error:
-        return _report_error(error, debug=bool(vars(args).get("debug")))
+        # A run that could not be checkpointed can go on later: from its flow target.
+        target = vars(args).get("target") if handler in (_run, _resume) else None
+        return _report_error(error, debug=bool(vars(args).get("debug")), target=target)
 
 
-def _report_error(error: Exception, *, debug: bool) -> int:
+def _report_error(error: Exception, *, debug: bool, target: str | None = None) -> int:
     from executor._errors import FlowInputError, UsageError
-    from executor.state._model import StateError
+    from executor.state._model import StateError, StateWriteFailed
 
     if debug:
         import traceback
 
         traceback.print_exception(type(error), error, error.__traceback__)
+    if isinstance(error, StateWriteFailed):
+        # Not a usage error: the command was right, the file system refused the store
+        # (a full disk, a read-only file). The message names the store's path and fix.
+        resumable = (
+            f"; the run stays resumable: once the store can be written, go on with "
+            f"`flowexec states resume {error.state_id} {target}`"
+            if error.state_id and target
+            else ""
+        )
+        sys.stderr.write(f"flowexec: error: {error}{resumable}\n")
+        return 1
     usage = isinstance(error, UsageError | StateError)
     if isinstance(error, FlowInputError):
         usage = True

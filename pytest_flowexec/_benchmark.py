@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,15 +112,19 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(error)) from None
 
 
-@dataclass
 class BenchmarkSession:
-    """Results of the session (merged from xdist workers on the controller)."""
+    """Results of the session (merged from xdist workers on the controller).
 
-    thresholds: list[bench.Threshold]
-    results: list[bench.Result] = field(default_factory=list)
-    workers: set[str] = field(default_factory=set)
-    tracing: bool = False
-    baseline: dict[str, bench.Result] | None = None
+    A plain class, not a dataclass: this module is imported by every session, used or
+    not, and a dataclass compiles its methods at import (``python -m benchmarks plugin``).
+    """
+
+    def __init__(self, thresholds: list[bench.Threshold]) -> None:
+        self.thresholds = thresholds
+        self.results: list[bench.Result] = []
+        self.workers: set[str] = set()
+        self.tracing = False
+        self.baseline: dict[str, bench.Result] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """What an xdist worker hands the controller (named by xdist's worker id)."""

@@ -12,11 +12,15 @@ import pluggy
 if TYPE_CHECKING:
     from executor import Step, StepExecutor
 
+__tracebackhide__ = True
+"""pytest leaves these frames out: an exception a stub raises is the test's answer, and
+the frames that raise it are the mock's, never the user's (``--fulltrace`` shows them)."""
+
 _UNSET: Any = object()
 _lifecycle = pluggy.HookimplMarker("flowexec")
+"""``executor.hookimpl`` without importing the engine (same project name)."""
 _WHEN_LABELS = ("then", "otherwise")
 """How addresses name a ``when``'s arms (``f/check/then``); not step names."""
-"""``executor.hookimpl`` without importing the engine (same project name)."""
 
 
 @dataclass

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,17 @@ KEY_STEP = "flow_cache_keys_step"
 """The parameter a ``flow_cache_keys`` test is generated over (one test per step)."""
 
 
-@dataclass
 class Tally:
-    """What the determinism marker checked in a session (merged across xdist workers)."""
+    """What the determinism marker checked in a session (merged across xdist workers).
 
-    flows: int = 0
-    runs: int = 0
-    notes: list[str] = field(default_factory=list)
+    A plain class, as the other per-session records of the plugin: a dataclass
+    compiles its methods when its module is imported, and this module is imported
+    by every session, used or not (``python -m benchmarks plugin``)."""
+
+    def __init__(self) -> None:
+        self.flows = 0
+        self.runs = 0
+        self.notes: list[str] = []
 
     def to_json(self) -> dict[str, Any]:
         return {"flows": self.flows, "runs": self.runs, "notes": list(self.notes)}

@@ -8,6 +8,7 @@
       "test": "tests/test_report.py::test_total[eu]",
       "seed": 1234,
       "frozen_time": "2024-01-01T00:00:00+00:00",
+      "hypothesis": "6.170.15",
       "runs": [
         {"flow": "report",
          "inputs": {...},
@@ -39,6 +40,9 @@ hit was written as ``"status": "completed"`` with ``"attempts": 0``; a step that
 was called has at least one attempt, so such an event is read as ``cached``.
 Re-recording such a file rewrites that status once; an unchanged run then gives
 the same bytes again.
+
+``hypothesis`` is there for a ``@given`` test only: the hypothesis version that drew
+its examples, seeded with ``seed`` (see ``_given``).
 
 Keys are sorted and values go through the engine's typed JSON codec, so a file
 reads well in a review and re-recording an unchanged run gives the same bytes.
@@ -119,6 +123,8 @@ class Recording:
     seed: int
     frozen_time: str
     runs: list[RecordedRun] = field(default_factory=list)
+    hypothesis: str | None = None
+    """For a ``@given`` test: the hypothesis version that drew its examples."""
 
     def to_text(self) -> str:
         data = {
@@ -131,6 +137,8 @@ class Recording:
                 {"flow": run.flow, "inputs": run.inputs, "steps": run.steps} for run in self.runs
             ],
         }
+        if self.hypothesis is not None:
+            data["hypothesis"] = self.hypothesis
         return (
             json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
         )
@@ -150,6 +158,7 @@ def read(path: Path, rerecord: str = "re-record it with --flow-record-mode=rewri
             runs=[
                 RecordedRun(run["flow"], run["inputs"], dict(run["steps"])) for run in data["runs"]
             ],
+            hypothesis=data.get("hypothesis"),
         )
     except (KeyError, TypeError) as error:
         raise RecordingError(f"recording {str(path)!r} is missing {error}; {rerecord}") from None

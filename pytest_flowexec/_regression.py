@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,28 +65,32 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_OutcomeNotes(), "flowexec-regression-outcomes")
 
 
-@dataclass
 class RegressionSession:
-    """What golden files a session used, wrote and can vouch for (merged across workers)."""
+    """What golden files a session used, wrote and can vouch for (merged across workers).
 
-    root: Path
-    directory: str
-    watching: bool = True
-    """Whether golden files existed when the session started: only then can some be
-    unused, and only then are test outcomes noted (see _OutcomeNotes)."""
-    used: set[str] = field(default_factory=set)
-    """Golden files checked, relative to the rootdir (posix)."""
-    written: list[str] = field(default_factory=list)
-    rewritten: list[str] = field(default_factory=list)
-    module_dirs: set[str] = field(default_factory=set)
-    """Golden folders of test modules that ran: unused files are looked for there."""
-    passed: set[str] = field(default_factory=set)
-    """Owner keys (golden path without ``.json``) of tests that passed."""
-    other: set[str] = field(default_factory=set)
-    """Owner keys of tests that failed, were skipped or deselected: their files stay."""
-    stopped: bool = False
-    unused: list[str] = field(default_factory=list)
-    deleted: bool = False
+    A plain class, not a dataclass: this module is imported by every session, used or
+    not, and a dataclass compiles its methods at import (``python -m benchmarks plugin``).
+    """
+
+    def __init__(self, root: Path, directory: str, watching: bool = True) -> None:
+        self.root = root
+        self.directory = directory
+        self.watching = watching
+        """Whether golden files existed when the session started: only then can some
+        be unused, and only then are test outcomes noted (see _OutcomeNotes)."""
+        self.used: set[str] = set()
+        """Golden files checked, relative to the rootdir (posix)."""
+        self.written: list[str] = []
+        self.rewritten: list[str] = []
+        self.module_dirs: set[str] = set()
+        """Golden folders of test modules that ran: unused files are looked for there."""
+        self.passed: set[str] = set()
+        """Owner keys (golden path without ``.json``) of tests that passed."""
+        self.other: set[str] = set()
+        """Owner keys of tests that failed, were skipped or deselected: their files stay."""
+        self.stopped = False
+        self.unused: list[str] = []
+        self.deleted = False
 
     def relative(self, path: Path) -> str:
         try:
@@ -166,13 +169,17 @@ def _location(item: pytest.Item, check: str | None) -> Path:
     )
 
 
-@dataclass
 class _Outcome:
-    path: Path
-    message: str | None
-    """Why the check failed, or None when it passed."""
-    deferred: bool = False
-    """The test fails when it ends (see Regression.pending), not at the check."""
+    """One check's outcome (a plain class: see RegressionSession)."""
+
+    __slots__ = ("deferred", "message", "path")
+
+    def __init__(self, path: Path, message: str | None, deferred: bool = False) -> None:
+        self.path = path
+        self.message = message
+        """Why the check failed, or None when it passed."""
+        self.deferred = deferred
+        """The test fails when it ends (see Regression.pending), not at the check."""
 
 
 class Regression:

@@ -94,6 +94,10 @@ class TestRun:
             else int(hashlib.sha256(item.nodeid.encode()).hexdigest()[:8], 16)
         )
         self.frozen_time = self.existing.frozen_time if self.existing else FROZEN_TIME
+        self.hypothesis: str | None = None
+        """For a ``@given`` test: the hypothesis version drawing its examples (_given)."""
+        self.first_mismatch: Any = None
+        """The first ReplayMismatch no hook let run (a ``@given`` test reports it)."""
 
     # -- the interceptor ----------------------------------------------------------
 
@@ -198,6 +202,8 @@ class TestRun:
         handled = self.item.config.hook.pytest_flowexec_replay_mismatch(
             item=self.item, mismatch=mismatch
         )
+        if not handled and self.first_mismatch is None:
+            self.first_mismatch = mismatch
         return bool(handled)
 
     # -- around the test ------------------------------------------------------------
@@ -285,7 +291,10 @@ class TestRun:
 
         assert self.path is not None
         recording = files.Recording(
-            test=self.item.nodeid, seed=self.seed, frozen_time=self.frozen_time
+            test=self.item.nodeid,
+            seed=self.seed,
+            frozen_time=self.frozen_time,
+            hypothesis=self.hypothesis,
         )
         hook = self.item.config.hook
         for k, (flow, inputs, tap) in enumerate(self.taps):

@@ -218,16 +218,18 @@ class _Recording:
             test = TestRun(item, mode, recording_path(item) if mode != "none" else None, mock)
         except RecordingError as error:
             pytest.fail(str(error), pytrace=False)
+        from pytest_flowexec._given import given_examples, validation_note
+
         stats = DATA.get(item.config)
         try:
-            with test.environment():
+            with test.environment(), given_examples(item, test):  # @given: fixed examples
                 result = yield
         except BaseException:
             test.count(stats)  # a failed test's replays and mismatches count too
             raise
         problems = test.finish(stats)
         if problems:
-            raise AssertionError("\n".join(problems))
+            raise AssertionError("\n".join([*problems, *validation_note(test)]))
         return result
 
 

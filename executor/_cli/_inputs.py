@@ -26,19 +26,33 @@ def parse_inputs(items: Sequence[str]) -> dict[str, Any]:
 
     ``key=value`` takes the value as JSON where it parses (``n=4`` is the int 4,
     ``tags=["a"]`` a list) and as a string otherwise (``name=Ada``); ``@file.json``
-    reads a JSON object of inputs. A name given twice is an error, not a silent
-    override.
+    reads a JSON object of inputs.
+
+    A later ``-i`` overrides an input an earlier ``@file.json`` gave (``-i @base.json
+    -i threshold=0.9``: a file of defaults, one changed; a second file layers on the
+    first); the input keeps its place in the order. Any other repeat is an error, not
+    a silent override: a name given twice as ``key=value`` is most likely a slip, and
+    a file after a ``key=value`` would undo what was typed on purpose.
 
     Raises:
         UsageError: naming the malformed argument and the fix.
     """
     inputs: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # input name -> the -i argument that gave it
     for item in items:
         given = _from_file(item[1:]) if item.startswith("@") else dict([_pair(item)])
         for key, value in given.items():
-            if key in inputs:
+            earlier = origin.get(key)
+            if earlier is not None and not earlier.startswith("@"):
+                if item.startswith("@"):
+                    raise UsageError(
+                        f"-i {item!r}: input {key!r} is given by -i {earlier!r} before it; "
+                        f"a file does not override a value typed on purpose: put -i {item} "
+                        f"first, then -i {earlier} overrides it"
+                    )
                 raise UsageError(f"-i {item!r}: input {key!r} is given twice; give each input once")
             inputs[key] = value
+            origin[key] = item
     return inputs
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from executor._errors import UsageError
-from executor.state._model import StateError, StateNotFound
+from executor.state._model import StateError, StateNotFound, StateWriteFailed
 from executor.state._sqlite import SQLiteStateBackend
 
 DEFAULT_STORE = ".flowexec/state.db"
@@ -35,6 +35,8 @@ def open_store(path: str, *, must_exist: bool) -> SQLiteStateBackend:
         )
     try:
         return SQLiteStateBackend(file)
+    except StateWriteFailed:  # the file system refused it: not a usage error (exit 1)
+        raise
     except StateError as error:  # names the file, the problem and the fix already
         raise UsageError(f"--store {path!r}: {error}") from None
     except (sqlite3.Error, OSError) as error:

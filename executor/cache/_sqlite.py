@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from executor._errors import FlowError, os_error_fix
-from executor._sqlite import Connections, transient_fix
+from executor._sqlite import FOREIGN_FIX, NOT_OURS, Connections, transient_fix
 
 logger = logging.getLogger("executor.cache")
 
@@ -83,7 +83,9 @@ class SQLiteCache:
                 f"{os_error_fix(error, self.path, 'the cache')}"
             )
         fix = transient_fix(error) if error is not None else None
-        if fix is None:
+        if error is None and NOT_OURS in problem:
+            fix = FOREIGN_FIX  # not a cache file at all: deleting it may lose someone's data
+        elif fix is None:
             # A cache holds nothing that cannot be computed again: starting afresh is safe.
             fix = "delete it (a cache holds nothing that cannot be computed again) or "
             fix += "point SQLiteCache at another path"
@@ -148,7 +150,7 @@ class SQLiteCache:
         return cursor.rowcount
 
     def delete(self, key: str) -> None:
-        with self._sql("written") as connection:
+        with self._sql(f"written (entry {key} was not deleted)") as connection:
             connection.execute("DELETE FROM flowexec_cache WHERE key = ?", (key,))
 
     def clear(self) -> None:

@@ -14,7 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from executor._sqlite import DAMAGED_FIX, Connections, transient_fix
+from executor._sqlite import (
+    DAMAGED_FIX,
+    FOREIGN_FIX,
+    NOT_OURS,
+    Connections,
+    refused_write,
+    transient_fix,
+)
 from executor.state._model import (
     StateCorrupted,
     StateError,
@@ -144,6 +151,10 @@ class SQLiteStateBackend(StateStore):
             return StateWriteFailed.from_os_error(error, self.path, state_id, outcome)
         problem = problem or f"unreadable ({error})"
         fix = transient_fix(error) if error is not None else None
+        refused = refused_write(error) if error is not None else None
+        if fix is not None and refused is not None:  # a full disk, a read-only file
+            fix = fix[0].upper() + fix[1:]
+            return StateWriteFailed(str(self.path), state_id, outcome, str(error), fix, refused)
         if fix is not None:
             subject = f"state {state_id!r} in {self.location}" if state_id else self.location
             return StateError(f"{subject}: {error}; {outcome}: {fix}")
@@ -154,6 +165,8 @@ class SQLiteStateBackend(StateStore):
             )
         if error is None and problem.startswith("has format"):
             fix = "Open it with the flowexec version that wrote it, or move it aside"
+        elif error is None and NOT_OURS in problem:
+            fix = FOREIGN_FIX[0].upper() + FOREIGN_FIX[1:]
         return StateCorrupted(
             self.location,
             state_id,

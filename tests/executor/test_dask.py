@@ -6,6 +6,7 @@ Dask's own: connecting, chaining behind futures, batching, bounds, a killed work
 """
 
 import asyncio
+import math
 import os
 import signal
 import subprocess
@@ -17,9 +18,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from executor import (
     ClusterError,
+    DaskTimeouts,
     ExecutorCore,
     FailureStrategy,
     Flow,
@@ -35,6 +39,7 @@ from executor import (
     parallel,
     step,
 )
+from executor.cache import MemoryCache
 from executor.state import SQLiteStateBackend
 from tests.executor import dask_steps as ds
 from tests.executor import steps
@@ -149,8 +154,6 @@ def test_a_chain_runs_on_the_cluster_without_waiting_for_the_client(dask_client)
 
 def test_a_step_that_needs_a_cache_lookup_waits_for_the_client(dask_client, tmp_path):
     slow = SlowClient(delay=0.5)
-    from executor.cache import MemoryCache
-
     result = ds.cached_stamp_chain().run(n=1, executor="dask", plugins=[slow], cache=MemoryCache())
     stamps = result["after_cached"]
     # The cached step starts only after the client looked its key up, which it does
@@ -292,8 +295,6 @@ def test_nothing_is_chained_behind_a_step_that_could_not_be_sent(dask_client):
 
 
 def test_identical_cached_calls_compute_once_and_are_looked_up_here(dask_client, tmp_path):
-    from executor.cache import MemoryCache
-
     log = tmp_path / "calls.log"
     cache = MemoryCache()
     flow = Flow("sf", [map_over(ds.cached_fetch)])
@@ -361,9 +362,11 @@ def test_get_executor_without_its_client_in_view_sends_plain_calls(
 ):
     # Should a Dask version hide the executor's client, the run sends pickled calls
     # through the executor, as to any other.
+    import executor._core
     import executor._dask
 
-    monkeypatch.setattr(executor._dask, "session_of_executor", lambda pool: None)
+    for module in (executor._dask, executor._core):
+        monkeypatch.setattr(module, "session_of_executor", lambda pool, timeouts=None: None)
     pool = dask_client.get_executor()
     assert steps.chain_flow().run(n=4, executor=pool)["total"] == 12
     # A retry sends the same payload again: it must run again (an impure task), not
@@ -422,11 +425,11 @@ def test_a_cluster_stalled_by_frozen_time_ends_the_run_naming_the_step(tmp_path)
             sys.path.insert(0, sys.argv[1])
             import distributed
             from freezegun import freeze_time
-            from executor import Flow, StepFailed, _dask_watch
+            from executor import DaskTimeouts, Flow, StepFailed
             from tests.executor import steps
 
             if __name__ == "__main__":
-                _dask_watch.GRACE, _dask_watch.CHECK_EVERY = 1.0, 0.2
+                quick = DaskTimeouts(grace=1.0, check_every=0.2)
                 with distributed.LocalCluster(
                     n_workers=1, threads_per_worker=1, dashboard_address=":0"
                 ) as cluster, distributed.Client(cluster) as client:
@@ -436,7 +439,7 @@ def test_a_cluster_stalled_by_frozen_time_ends_the_run_naming_the_step(tmp_path)
                         time.sleep(0.5)
                     started = time.monotonic()
                     try:
-                        flow.run(n=2, executor="dask")
+                        flow.run(n=2, executor="dask", dask_timeouts=quick)
                     except StepFailed as error:
                         print(time.monotonic() - started, flush=True)
                         print(type(error.cause).__name__, error.cause.address, flush=True)
@@ -461,31 +464,36 @@ def test_a_cluster_stalled_by_frozen_time_ends_the_run_naming_the_step(tmp_path)
     assert "freeze it with ignore=['distributed.', 'tornado.']" in lines[3]
 
 
-def test_a_cluster_without_workers_ends_the_run_naming_the_step(monkeypatch):
-    monkeypatch.setattr(_dask_watch, "NO_WORKERS_GRACE", 1.0)
-    monkeypatch.setattr(_dask_watch, "CHECK_EVERY", 0.2)
+def test_a_cluster_without_workers_ends_the_run_naming_the_step():
+    # The bound is the run's option, on both ways to run on a given client.
+    quick = DaskTimeouts(no_workers=1.0, check_every=0.2)
     with (
         distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
         flow = Flow("idle", [steps.load, steps.double])
-        started = time.monotonic()
-        with pytest.raises(StepFailed) as info:
-            flow.run(n=1, executor="dask", dask_client=client)
-        assert time.monotonic() - started < 30
-    error = info.value.cause
-    assert isinstance(error, ClusterError)
-    assert error.address == "idle/load"
-    assert "the cluster has had no running worker for 1 s" in str(error)
-    assert str(error).endswith(
-        f"Start workers for the scheduler at {cluster.scheduler_address}, "
-        "or use a cluster that has workers."
-    )
-    assert info.value.result.steps["idle/double"].status is StepStatus.SKIPPED
+        failures = []
+        for executor in ("dask", client.get_executor()):
+            options = {"dask_client": client} if executor == "dask" else {}
+            started = time.monotonic()
+            with pytest.raises(StepFailed) as info:
+                flow.run(n=1, executor=executor, dask_timeouts=quick, **options)
+            assert time.monotonic() - started < 30
+            failures.append(info.value)
+    for failure in failures:
+        error = failure.cause
+        assert isinstance(error, ClusterError)
+        assert error.address == "idle/load"
+        assert "the cluster has had no running worker for 1 s" in str(error)
+        assert str(error).endswith(
+            f"Start workers for the scheduler at {cluster.scheduler_address}, or use a cluster "
+            "that has workers (an adaptive cluster slow to scale up: give the run "
+            "dask_timeouts=DaskTimeouts(no_workers=...) above 1 s)."
+        )
+        assert failure.result.steps["idle/double"].status is StepStatus.SKIPPED
 
 
-def test_a_scheduler_that_does_not_answer_is_not_waited_for(monkeypatch):
-    monkeypatch.setattr(_dask_watch, "ANSWER", 0.2)
+def test_a_scheduler_that_does_not_answer_is_not_waited_for():
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -499,7 +507,8 @@ def test_a_scheduler_that_does_not_answer_is_not_waited_for(monkeypatch):
     client = SimpleNamespace(scheduler=Silent(), loop=SimpleNamespace(asyncio_loop=loop))
     try:
         started = time.monotonic()
-        dead = _dask_watch.Watch(client).dead(["f/load-1", "f/double-2"])
+        watch = _dask_watch.Watch(lambda: client, DaskTimeouts(answer=0.2))
+        dead = watch.dead(["f/load-1", "f/double-2"])
         assert time.monotonic() - started < 5
     finally:
         loop.call_soon_threadsafe(loop.stop)
@@ -512,12 +521,11 @@ def test_a_scheduler_that_does_not_answer_is_not_waited_for(monkeypatch):
     }
 
 
-def test_a_long_step_is_not_mistaken_for_a_stalled_one(dask_client, monkeypatch):
+def test_a_long_step_is_not_mistaken_for_a_stalled_one(dask_client):
     # The checks judge by what the scheduler says, not by time: a step running far
     # longer than the grace is "processing" all along, and completes.
-    monkeypatch.setattr(_dask_watch, "GRACE", 0.2)
-    monkeypatch.setattr(_dask_watch, "CHECK_EVERY", 0.1)
-    result = ds.fan_out().run(n=1, executor="dask", max_concurrency=1)
+    quick = DaskTimeouts(grace=0.2, check_every=0.1)
+    result = ds.fan_out().run(n=1, executor="dask", max_concurrency=1, dask_timeouts=quick)
     assert [result[name][2] != os.getpid() for name in ("nap_a", "nap_b", "nap_c")] == [True] * 3
 
 
@@ -545,3 +553,281 @@ def test_dask_first_imported_under_frozen_time_warns_nothing():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "imported"
+
+
+# -- a run that sends nothing to the cluster connects to none -------------------------
+
+NOTHING_TO_SEND = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from executor import Flow, map_over
+from executor.cache import MemoryCache
+from executor.state import MemoryStateBackend
+from tests.executor import dask_steps as ds, steps
+
+cache = MemoryCache()
+mapped = Flow("sf", [map_over(ds.cached_fetch)])
+live = mapped.run(items=[1, 2, 1], log=sys.argv[2], cache=cache, executor="threaded")
+cached = mapped.run(items=[1, 2, 1], log=sys.argv[2], cache=cache, executor="dask")
+items = {r.status.value for a, r in cached.steps.items() if "[" in a}
+print(cached["cached_fetch"] == live["cached_fetch"], sorted(items))
+store = MemoryStateBackend()
+chain = steps.chain_flow()
+done = chain.run(n=3, executor="threaded", store=store)
+again = chain.resume(done.state_id, store=store, executor="dask")
+print(again["total"] == done["total"], sorted({r.status.value for r in again.steps.values()}))
+print("distributed" in sys.modules)
+"""
+
+
+def test_a_run_that_sends_nothing_does_not_even_import_dask(tmp_path):
+    # Every step a cache hit, or replayed from a store (as `pytest --flow-replay`
+    # replays: tests/plugin/test_dask.py): no cluster is started, and in a fresh
+    # process `distributed` (~0.4 s to import) is not imported at all.
+    log = tmp_path / "calls.log"
+    out = subprocess.run(
+        [sys.executable, "-c", NOTHING_TO_SEND, str(ROOT), str(log)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.stdout.splitlines() == [
+        "True ['cached']",
+        "True ['replayed']",
+        "False",
+    ], out.stderr
+    assert sorted(log.read_text().split()) == ["1", "2"]  # only the live run called
+
+
+class Connections:
+    """Spies on how a run gets a cluster: the current client, a new client, a new
+    LocalCluster (the spies only count; the real calls go on)."""
+
+    def __init__(self, monkeypatch):
+        self.made = []
+        for cls in (distributed.Client, distributed.LocalCluster):
+            self._spy(monkeypatch, cls, "__init__", cls.__name__)
+        self._spy(monkeypatch, distributed, "default_client", "default_client")
+
+    def _spy(self, monkeypatch, owner, name, label):
+        real = getattr(owner, name)
+
+        def spy(*args, **kwargs):
+            self.made.append(label)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+
+
+def test_a_run_connects_when_it_first_sends_a_step(dask_client, monkeypatch, tmp_path):
+    log = tmp_path / "calls.log"
+    cache = MemoryCache()
+    flow = Flow("sf", [map_over(ds.cached_fetch)])
+    flow.run(items=[1, 2], log=str(log), cache=cache, executor="dask")
+    connections = Connections(monkeypatch)
+    cached = flow.run(items=[2, 1], log=str(log), cache=cache, executor="dask")
+    assert cached["cached_fetch"] == [20, 10]
+    assert connections.made == []  # every item a hit: no cluster asked for
+    live = flow.run(items=[1, 3], log=str(log), cache=cache, executor="dask")
+    assert live["cached_fetch"] == [10, 30]
+    assert connections.made == ["default_client"]  # found the session's client, and ran
+    assert sorted(log.read_text().split()) == ["1", "2", "3"]
+
+
+# -- every wait on the cluster is bounded ---------------------------------------------
+
+SCHEDULER = """
+import time
+import distributed
+
+if __name__ == "__main__":
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+        host="127.0.0.1", dashboard_address=":0",
+    )
+    print(cluster.scheduler_address, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture(scope="module")
+def scheduler_process(tmp_path_factory):
+    """A Dask scheduler (and one worker) in a process of its own, which a test can
+    stop (SIGSTOP): then it takes connections and questions and never answers."""
+    script = tmp_path_factory.mktemp("scheduler") / "scheduler.py"
+    script.write_text(SCHEDULER)
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        yield SimpleNamespace(address=process.stdout.readline().strip(), pid=process.pid)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+        process.stdout.close()
+
+
+@pytest.fixture
+def stopped_scheduler(scheduler_process):
+    """The scheduler process, stopped for the test (and continued after it)."""
+    os.kill(scheduler_process.pid, signal.SIGSTOP)
+    try:
+        yield scheduler_process
+    finally:
+        os.kill(scheduler_process.pid, signal.SIGCONT)
+
+
+def test_connecting_to_a_scheduler_that_does_not_answer_is_bounded(stopped_scheduler):
+    # distributed.Client(address) waited here for over 70 s, whatever its timeout=.
+    address = stopped_scheduler.address
+    flow = Flow("p", [steps.load, steps.double])
+    started = time.monotonic()
+    with pytest.raises(StepFailed) as info:
+        flow.run(n=1, executor="dask", dask_address=address, dask_timeouts=DaskTimeouts(answer=1))
+    assert time.monotonic() - started < 15
+    error = info.value.cause
+    assert isinstance(error, ClusterError)
+    assert error.address == "p/load"
+    assert str(error).startswith(
+        f"step 'p/load' cannot end on executor=\"dask\": connecting to the Dask scheduler at "
+        f"{address} took longer than 1 s (Dask task 'p/load-"
+    )
+    assert str(error).endswith(
+        "Check that the scheduler is running and reachable from this process."
+    )
+
+
+def test_counting_the_threads_of_a_scheduler_that_does_not_answer_is_bounded(
+    scheduler_process,
+):
+    # Many ready items of one step are batched by the cluster's thread count, asked
+    # once a run: client.nthreads() waited forever for a scheduler that stopped.
+    flow = Flow("m", [map_over(ds.item_pid)])
+    with distributed.Client(scheduler_process.address, set_as_default=False) as client:
+        os.kill(scheduler_process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(StepFailed) as info:
+                flow.run(
+                    items=list(range(20)),
+                    executor="dask",
+                    dask_client=client,
+                    dask_timeouts=DaskTimeouts(answer=1),
+                )
+            assert time.monotonic() - started < 15
+        finally:
+            os.kill(scheduler_process.pid, signal.SIGCONT)
+    error = info.value.cause
+    assert isinstance(error, ClusterError)
+    assert error.address == "m/item_pid[0]"
+    address = scheduler_process.address
+    assert (
+        f"counting the worker threads of the Dask scheduler at {address}: no answer within 1 s"
+    ) in str(error)
+
+
+def test_gathering_outcomes_from_a_scheduler_that_does_not_answer_is_bounded(
+    dask_client, monkeypatch
+):
+    # The step ended on a worker; then taking its outcome in never gets an answer.
+    async def never(*args, **kwargs):
+        await asyncio.sleep(3600)
+
+    def gather(futures, errors="raise", direct=None, asynchronous=None):
+        return dask_client.sync(never, asynchronous=asynchronous)
+
+    monkeypatch.setattr(dask_client, "gather", gather)
+    started = time.monotonic()
+    with pytest.raises(StepFailed) as info:
+        Flow("p", [steps.load]).run(
+            n=1, executor="dask", dask_client=dask_client, dask_timeouts=DaskTimeouts(answer=0.5)
+        )
+    assert time.monotonic() - started < 10
+    error = info.value.cause
+    assert isinstance(error, ClusterError)
+    assert error.address == "p/load"
+    address = dask_client.scheduler.address
+    assert (
+        f"its outcome was not gathered from the Dask scheduler at {address} within 0.5 s"
+    ) in str(error)
+
+
+class Unclosable:
+    """A Dask client or cluster whose close never ends (its scheduler stopped)."""
+
+    scheduler_address = "tcp://stopped:8786"
+    scheduler = SimpleNamespace(address=scheduler_address)
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def close(self, timeout=None):
+        self.release.wait()
+
+
+def test_closing_the_runs_own_client_and_cluster_is_bounded():
+    from executor._dask import DaskSession
+
+    session = DaskSession(address="tcp://stopped:8786", timeouts=DaskTimeouts(answer=0.2))
+    client, cluster = Unclosable(), Unclosable()
+    session._client, session._cluster = client, cluster  # what a run had opened
+    started = time.monotonic()
+    with pytest.warns(RuntimeWarning) as warned:
+        session.close()
+    assert time.monotonic() - started < 5  # not forever: 0.2 s each
+    client.release.set()
+    cluster.release.set()
+    messages = [str(w.message) for w in warned]
+    assert messages == [
+        "flowexec: the run's client of the Dask scheduler at tcp://stopped:8786 did not "
+        "close within 0.2 s; the run's result is complete. Check that the scheduler is "
+        "running, or stop what is left of the cluster yourself; to wait longer, give the "
+        "run dask_timeouts=DaskTimeouts(answer=...)",
+        "flowexec: the run's LocalCluster (scheduler at tcp://stopped:8786) did not close "
+        "within 0.2 s; the run's result is complete. Check that the scheduler is running, "
+        "or stop what is left of the cluster yourself; to wait longer, give the run "
+        "dask_timeouts=DaskTimeouts(answer=...)",
+    ]
+
+
+# -- the bounds are the run's options -------------------------------------------------
+
+
+def test_dask_timeouts_default_to_the_documented_bounds():
+    assert DaskTimeouts() == DaskTimeouts(check_every=2, grace=20, no_workers=60, answer=30)
+
+
+FIELDS = ["check_every", "grace", "no_workers", "answer"]
+
+
+@given(
+    field=st.sampled_from(FIELDS),
+    seconds=st.floats(min_value=1e-3, max_value=1e6) | st.integers(1, 10**6),
+)
+def test_any_finite_positive_number_of_seconds_is_kept(field, seconds):
+    assert getattr(DaskTimeouts(**{field: seconds}), field) == seconds
+
+
+@given(
+    field=st.sampled_from(FIELDS),
+    value=st.floats(max_value=0)
+    | st.sampled_from([math.inf, math.nan, True, "30", None, "30s"])
+    | st.integers(max_value=0),
+)
+def test_anything_else_is_refused_naming_the_option_and_value(field, value):
+    with pytest.raises(FlowDefinitionError) as info:
+        DaskTimeouts(**{field: value})
+    assert str(info.value).startswith(
+        f"DaskTimeouts({field}={value!r}): {field} must be a finite number of seconds above 0"
+    )
+
+
+def test_dask_timeouts_are_checked_where_they_are_given(dask_client):
+    with pytest.raises(FlowDefinitionError, match=r"must be an executor\.DaskTimeouts, got 60"):
+        ExecutorCore(executor="dask", dask_timeouts=60)
+    with pytest.raises(FlowDefinitionError, match=r"or client\.get_executor\(\), not 'threaded'"):
+        steps.chain_flow().run(n=1, executor="threaded", dask_timeouts=DaskTimeouts())
+    pool = dask_client.get_executor()
+    core = ExecutorCore(executor=pool, dask_timeouts=DaskTimeouts(no_workers=300))
+    assert core.run(steps.chain_flow(), {"n": 4})["total"] == 12  # on the cluster

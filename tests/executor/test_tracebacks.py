@@ -73,6 +73,24 @@ def test_a_failing_step_shows_the_test_and_the_step_not_the_engine(pytester, exe
     assert len(out.splitlines()) < 45, out
 
 
+def test_a_stub_that_raises_shows_the_test_not_the_plugin(pytester):
+    pytester.makepyfile(mysteps=STEPS)
+    pytester.makepyfile(
+        test_it="""
+from mysteps import flows
+
+def test_it(flow_mock):
+    flow_mock.stub("load", side_effect=[KeyError("no such row")])
+    flows["plain"].run(n=2)
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str().replace("\\", "/")
+    assert "executor/_" not in out and "pytest_flowexec/_" not in out, out
+    result.stdout.fnmatch_lines(["E *StepFailed: step 'f/load' failed: KeyError: 'no such row'*"])
+
+
 def test_an_error_the_engine_did_not_mean_keeps_its_frames(pytester):
     # A TypeError raised inside the engine is a bug to report: its frames stay.
     pytester.makepyfile(

@@ -8,6 +8,8 @@ a module that is not installed on the cluster). One inner project, two sessions
 
 import pytest
 
+from tests.plugin.conftest import calls
+
 pytest.importorskip("distributed")
 
 DASK_APP = """
@@ -68,3 +70,57 @@ def test_runs_on_dask_are_recorded_replayed_and_never_take_stubs(run, pytester, 
     replayed = run("--flow-replay", "-k", "test_report")
     replayed.assert_outcomes(passed=1)
     replayed.stdout.fnmatch_lines(["*replayed 2*mismatched 0*unused 0*"])
+
+
+REPLAYED = """
+import os
+import sys
+import pytest
+import app
+
+EXECUTOR = os.environ["FLOW_TEST_EXECUTOR"]
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    # A session of its own (-n 2) has not imported Dask: the run must not either.
+    # In-process, the outer session has: every way a run gets a cluster is a spy.
+    asked = []
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        for owner, name in (
+            (distributed.Client, "__init__"),
+            (distributed.LocalCluster, "__init__"),
+            (distributed, "default_client"),
+        ):
+            def spy(*args, _what=f"{owner.__name__}.{name}", **kwargs):
+                asked.append(_what)
+                raise AssertionError(f"a replayed run called {_what}")
+
+            monkeypatch.setattr(owner, name, spy)
+    yield
+    assert asked == []
+    if distributed is None:
+        assert "distributed" not in sys.modules, "a replayed run imported distributed"
+
+
+@pytest.mark.parametrize("url", ["https://example.org", "https://example.com/a"])
+def test_report(no_cluster, url):
+    result = app.report.run(url=url, executor=EXECUTOR)
+    assert result["parse"] == sum(result["fetch"]["rows"])
+"""
+
+
+def test_a_replayed_run_on_dask_starts_no_cluster(run, pytester, monkeypatch):
+    # Recorded on threads (a recording names no executor; the test above records on
+    # Dask), replayed on executor="dask" without a client: before, each such test
+    # started a LocalCluster of its own (~1-2 s), although nothing ran on it.
+    pytester.makepyfile(test_replayed=REPLAYED)
+    monkeypatch.setenv("FLOW_TEST_EXECUTOR", "threaded")
+    run("--flow-record-mode=once").assert_outcomes(passed=2)
+    assert sorted(calls(pytester)) == ["https://example.com/a", "https://example.org"]
+    monkeypatch.setenv("FLOW_TEST_EXECUTOR", "dask")
+    replayed = run("--flow-replay")
+    replayed.assert_outcomes(passed=2)
+    replayed.stdout.fnmatch_lines(["*replayed 4*mismatched 0*unused 0*"])
+    assert len(calls(pytester)) == 2  # nothing ran again

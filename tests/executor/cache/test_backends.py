@@ -129,7 +129,8 @@ def test_a_file_that_is_not_a_cache_is_named(tmp_path):
     bad = tmp_path / "cache.db"
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(
-        CacheFileError, match=r"cache file '.*cache\.db' cannot be opened \(file is not"
+        CacheFileError,
+        match=r"cache file '.*cache\.db' cannot be opened \(.*file is not a database.*move this",
     ):
         SQLiteCache(bad)
 

@@ -99,3 +99,52 @@ def test_every_finite_float_comes_through_exactly(number):
         (value,) = parse_inputs([f"x={text}"]).values()
         assert type(value) is float and value == number
         assert math.copysign(1, value) == math.copysign(1, number)  # -0.0 stays -0.0
+
+
+def _file(tmp_path, name: str, data: dict) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return f"@{path}"
+
+
+def test_a_value_after_an_inputs_file_overrides_it_in_its_place(tmp_path):
+    base = _file(tmp_path, "inputs.json", {"n": 4, "threshold": 0.5, "name": "Ada"})
+    given = parse_inputs([base, "threshold=0.9"])
+    assert given == {"n": 4, "threshold": 0.9, "name": "Ada"}
+    assert list(given) == ["n", "threshold", "name"]  # the file's order, not moved to the end
+
+
+def test_a_second_file_layers_on_the_first_and_a_value_on_both(tmp_path):
+    base = _file(tmp_path, "base.json", {"n": 1, "mode": "fast", "depth": 2})
+    local = _file(tmp_path, "local.json", {"mode": "slow", "extra": True})
+    given = parse_inputs([base, local, "depth=3"])
+    assert given == {"n": 1, "mode": "slow", "depth": 3, "extra": True}
+    assert list(given) == ["n", "mode", "depth", "extra"]
+
+
+def test_the_same_name_twice_on_the_command_line_is_still_refused(tmp_path):
+    base = _file(tmp_path, "inputs.json", {"threshold": 0.5})
+    with pytest.raises(UsageError, match=r"-i 'threshold=0.8': input 'threshold' is given twice"):
+        parse_inputs([base, "threshold=0.9", "threshold=0.8"])
+
+
+def test_a_file_after_a_typed_value_does_not_undo_it_and_says_how_to_order(tmp_path):
+    base = _file(tmp_path, "inputs.json", {"threshold": 0.5, "n": 1})
+    with pytest.raises(UsageError) as info:
+        parse_inputs(["threshold=0.9", base])
+    text = str(info.value)
+    assert f"-i {base!r}: input 'threshold' is given by -i 'threshold=0.9' before it" in text
+    assert f"put -i {base} first, then -i threshold=0.9 overrides it" in text
+
+
+@given(
+    base=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.integers(), max_size=4),
+    overrides=st.dictionaries(st.sampled_from(["a", "b", "e"]), st.integers(), max_size=3),
+)
+def test_file_then_values_is_the_file_updated_by_the_values(tmp_path_factory, base, overrides):
+    """The property: -i @file then -i k=v... equals {**file, **values}, file order first."""
+    path = tmp_path_factory.mktemp("inputs") / "inputs.json"
+    path.write_text(json.dumps(base))
+    given = parse_inputs([f"@{path}", *(f"{k}={v}" for k, v in overrides.items())])
+    expected = {**base, **overrides}
+    assert given == expected and list(given) == list(expected)

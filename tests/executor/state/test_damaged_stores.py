@@ -141,8 +141,12 @@ def test_a_file_that_is_not_sqlite_names_the_path_and_the_fix(tmp_path):
     path.write_bytes(b"this is a text file, not a database\n" * 200)
     with pytest.raises(StateCorrupted) as info:
         SQLiteStateBackend(path)
-    assert "file is not a database" in str(info.value)
-    _names_the_file_and_the_fix(info.value, path, "nothing was read or written")
+    text = str(info.value)
+    assert "file is not a database" in text and f"state file {str(path)!r}" in text
+    assert "nothing was read or written" in text
+    # Not the damaged file's fix (.recover): it never was a database; and it is kept.
+    assert "move this file aside if it is not needed" in text and ".recover" not in text
+    assert path.read_bytes() == b"this is a text file, not a database\n" * 200
 
 
 def test_a_file_of_another_format_says_which_flowexec_reads_it(tmp_path):

@@ -316,3 +316,99 @@ def test_a_cache_write_on_a_full_disk_names_the_entry_and_changes_nothing(tmp_pa
     assert "database or disk is full" in text and "free some disk space" in text
     assert cache.get("k1") == {"value": 1}
     cache.close()
+
+
+def _sqlite_full(connection: object) -> None:
+    """Make the SQLite file 'full' for real: no page may be added to it."""
+    import sqlite3
+
+    assert isinstance(connection, sqlite3.Connection)
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    connection.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_full_sqlite_file_raises_state_write_failed_naming_run_step_path_and_fix(tmp_path):
+    """Real SQLite errors, no monkeypatch: SQLITE_FULL through max_page_count."""
+    path = tmp_path / "state.db"
+    store = SQLiteStateBackend(path)
+    state_id = ss.report().run(n=3, store=store).state_id
+    before = store.load(state_id).events
+    _sqlite_full(store._connection())
+    with pytest.raises(StateWriteFailed) as info:
+        store.append_event(
+            state_id,
+            99,
+            "report/extra",
+            digest=None,
+            status="completed",
+            output="x" * 60_000,  # several pages, under the artifact threshold
+            attempts=1,
+            started_at=None,
+            ended_at=None,
+            error=None,
+        )
+    error = info.value
+    assert isinstance(error, StateError) and isinstance(error, OSError)
+    assert error.errno == errno.ENOSPC and error.path == str(path)
+    assert error.state_id == state_id and error.reason == "database or disk is full"
+    text = str(error)
+    assert f"state {state_id!r}: cannot write {str(path)!r} (database or disk is full)" in text
+    assert "the event of 'report/extra' was not stored" in text
+    assert "Free some disk space" in text
+    assert pickle.loads(pickle.dumps(error)).args == error.args
+    assert store.load(state_id).events == before  # nothing half-written
+    store.close()
+
+
+def test_a_run_on_a_full_sqlite_file_stops_and_resumes_once_there_is_room(tmp_path):
+    path = tmp_path / "state.db"
+    store = SQLiteStateBackend(path)
+    ss.report().run(n=3, store=store)
+    connection = store._connection()
+    _sqlite_full(connection)
+    with pytest.raises(StepFailed) as info:
+        ss.report().run(n=3000, store=store)  # load's output needs pages the file cannot get
+    # Its completion was not stored; its (small) failure was, as on a full file system.
+    assert info.value.address == "report/load"
+    cause = info.value.cause
+    assert isinstance(cause, StateWriteFailed) and cause.errno == errno.ENOSPC
+    text = str(cause)
+    assert repr(str(path)) in text and "database or disk is full" in text
+    assert "the event of 'report/load' was not stored" in text and "Free some disk space" in text
+    connection.execute("PRAGMA max_page_count = 1073741823")  # room again
+    state_id = info.value.result.state_id
+    assert [e.status for e in store.load(state_id).events] == ["failed"]
+    assert ss.report().resume(state_id, store=store)["total"] == ss.report().run(n=3000)["total"]
+    store.close()
+
+
+def test_a_read_only_sqlite_file_raises_state_write_failed(tmp_path):
+    """Real SQLITE_READONLY (PRAGMA query_only: chmod does not stop root)."""
+    path = tmp_path / "state.db"
+    store = SQLiteStateBackend(path)
+    store._connection().execute("PRAGMA query_only = 1")
+    with pytest.raises(StateWriteFailed) as info:
+        ss.report().run(n=3, store=store)
+    error = info.value
+    assert error.errno == errno.EROFS and error.path == str(path)
+    assert "attempt to write a readonly database" in str(error)
+    assert "was not stored" in str(error) and "Make the file and its folder writable" in str(error)
+    assert store.list_states() == []
+    store.close()
+
+
+def test_a_full_sqlite_cache_names_the_entry_and_keeps_the_old_value(tmp_path):
+    path = tmp_path / "cache.db"
+    cache = SQLiteCache(path)
+    cache.put("k1", "small")
+    _sqlite_full(cache._connection())
+    with pytest.raises(CacheFileError) as info:
+        cache.put("k2", "x" * 60_000)
+    text = str(info.value)
+    assert repr(str(path)) in text and "entry k2 was not stored" in text
+    assert "database or disk is full" in text and "free some disk space" in text
+    cache._connection().execute("PRAGMA query_only = 1")
+    with pytest.raises(CacheFileError, match=r"entry k1 was not deleted.*readonly database"):
+        cache.delete("k1")
+    assert cache.get("k1") == "small" and cache.get("k2") is None
+    cache.close()
