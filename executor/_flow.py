@@ -244,8 +244,10 @@ class Flow:
                 another one is refused with :class:`FlowInputError`, naming the fix
                 (a new run, or ``resume_from=``, which makes one and may change it).
             resume_from: an address to run again from: it, what is inside it, and
-                everything downstream of it run; the rest is reused. Makes a new
-                stored run whose metadata names this one as ``parent_state_id``.
+                everything downstream of it run; the rest is reused. Inside a
+                composite (``"f/each[2]"``, ``"f/par/branch/step"``) the composite runs
+                again with its other parts replayed. Makes a new stored run whose
+                metadata names this one as ``parent_state_id``.
             context: the run context (default: the stored snapshot, when there is one).
             options: ``outputs``, ``on_failure``, ``plugins``, ``seed``, ``cache``,
                 ``limits``, as for :meth:`run`.

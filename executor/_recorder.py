@@ -24,6 +24,7 @@ from executor._codec import JSON_CODEC
 from executor._context import fields_of
 from executor._errors import CacheKeyError, ReplayMismatch, hide_engine_frame
 from executor._names import CONTEXT_PARAM
+from executor._redo import RedoSet
 from executor._results import ErrorInfo
 from executor.cache._keys import KEY_GENERATOR, step_identity
 from executor.state._model import StateEvent
@@ -66,8 +67,11 @@ class Recorder:
         validating: bool = False,
         known: tuple[str, ...] = (),
         tap: RunTap | None = None,
+        redo: RedoSet | None = None,
     ) -> None:
         self.store = store
+        self.redo = redo
+        """With ``resume_from``: the addresses that run again live, never refused."""
         self.tap = tap
         """A test harness's tap: recorded steps go to it instead of a store."""
         self.known = known or tuple(replay or ())
@@ -96,7 +100,10 @@ class Recorder:
         the stored run completed are reused from the store, as they were live, and
         only the others are recorded or replayed (replay calls no step here either)."""
         replay = resumed.replay
-        self.reused = {a: e for a, e in (replay or {}).items() if isinstance(e, StateEvent)}
+        self.reused = {
+            a: e for a, e in (replay or {}).items() if isinstance(e, StateEvent) and e.completed
+        }
+        self.redo = resumed.redo  # resume_from: redone steps go to the tap, not the store
         self._seq = resumed._seq
         self.record_replayed = resumed.record_replayed
         self.known = (*self.known, *resumed.known)
@@ -140,15 +147,16 @@ class Recorder:
         return digest
 
     def recorded(
-        self, address: str, digest: str | None
+        self, address: str, digest: str | None, redone: bool = False
     ) -> StateEvent | RecordedStep | ReplayMismatch | None:
         """The recorded event to reuse for this call; a ReplayMismatch when strict
         replay cannot use one; ``None`` to run the step.
 
         Under a test tap a recorded failure is reused too (replay never calls a
-        step), and a step whose code changed since recording is a mismatch.
+        step), and a step whose code changed since recording is a mismatch. A step
+        ``redone`` by ``resume_from`` is not taken from the resumed store then.
         """
-        reused = self.reused.get(address) if self.reused is not None else None
+        reused = None if redone or self.reused is None else self.reused.get(address)
         if reused is not None and reused.digest is not None and reused.digest == digest:
             return reused  # a resumed run's stored step: reused as it was live
         if self.replay is None or self.validating:
@@ -201,6 +209,13 @@ class Recorder:
                 return None  # the harness lets this step run for real
             return mismatch
         return None
+
+    def unfinished(self, address: str) -> bool:
+        """Whether ``address`` is stored as a step that did not complete (it failed,
+        timed out, paused or was cancelled): a resume runs it again, and what
+        follows it, which could not run then."""
+        event = None if self.replay is None else self.replay.get(address)
+        return isinstance(event, StateEvent) and not event.completed and event.unreadable is None
 
     def replayed(
         self,

@@ -9,6 +9,7 @@ from executor._core import RunArgs, _tap
 from executor._errors import FlowDefinitionError, FlowError, FlowInputError, hide_engine_frame
 from executor._names import UNSET
 from executor._recorder import Recorder
+from executor._redo import RedoSet
 from executor._results import FlowResult
 from executor.state._model import ExecutionState, StateEvent, StateMetadata
 from executor.state._report import DeterminismReport
@@ -56,7 +57,9 @@ def resume(
         _refuse_changed_inputs(flow, state, inputs or {})
     merged = {**state.inputs, **(inputs or {})}
     run_context = _context(state, context)
-    replay = _reusable(state)
+    # Every address's latest event, finished or not: a step that failed or paused
+    # is stored, so it runs again (with what follows it), even in strict mode.
+    replay = state.latest()
     args = RunArgs(
         flow,
         merged,
@@ -81,10 +84,10 @@ def resume(
             record_replayed=False,
             first_seq=first_seq,
             known=tuple(state.latest()),
+            redo=RedoSet(()),
         )
     else:
-        redo = _downstream(flow, resume_from, replay)
-        replay = {a: e for a, e in replay.items() if a not in redo}
+        _check_address(flow, resume_from)
         metadata = StateMetadata(
             tags=state.metadata.tags,
             description=state.metadata.description,
@@ -99,6 +102,7 @@ def resume(
             strict=strict,
             record_replayed=True,
             known=tuple(state.latest()),
+            redo=RedoSet((resume_from,)),
         )
     tapped = _tap(flow, merged, store, recorder.state_id)
     if tapped is not None:  # a test harness records or replays what the stored run lacks
@@ -179,35 +183,18 @@ def validate(
     )
 
 
-def _downstream(flow: Flow, address: str, recorded: Mapping[str, StateEvent]) -> set[str]:
-    """Addresses to run again when resuming from ``address``: it, what is inside it,
-    the composites around it, and every top-level step downstream of it."""
+def _check_address(flow: Flow, address: str) -> None:
+    """Refuse a ``resume_from`` that names no step of ``flow``. What runs again is
+    decided as the run goes (see ``executor._redo``): the address, what is inside
+    it, the composites around it (their other parts replayed) and what is
+    downstream of it, at every level."""
     prefix = flow.name + "/"
     if not address.startswith(prefix):
         raise FlowDefinitionError(
             f"resume_from={address!r} is not an address of flow "
             f"{flow.name!r} (addresses start with {prefix!r})"
         )
-    rest = address[len(prefix) :]
-    top = rest
+    top = address[len(prefix) :]
     for mark in "/[#":
         top = top.split(mark, 1)[0]
     flow.step(top)  # raises, naming the flow's steps, for an unknown step
-    plan = flow.plan()
-    index = {node.step.name: node.index for node in plan.nodes}
-    todo, later = [index[top]], set()
-    while todo:
-        current = todo.pop()
-        for dependent in plan.nodes[current].dependents:
-            if dependent not in later:
-                later.add(dependent)
-                todo.append(dependent)
-    roots = {address} | {prefix + plan.nodes[i].step.name for i in later}
-    redo = set()
-    for candidate in recorded:
-        for root in roots:
-            if candidate == root or candidate.startswith((root + "/", root + "[", root + "#")):
-                redo.add(candidate)
-            elif root.startswith((candidate + "/", candidate + "[", candidate + "#")):
-                redo.add(candidate)  # a composite around the address: its output changes
-    return redo

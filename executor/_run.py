@@ -29,6 +29,7 @@ from executor._limits import UsageLimitExceeded
 from executor._names import CONTEXT_PARAM
 from executor._plan import Plan, PlanNode
 from executor._recorder import input_digest
+from executor._redo import Redo, RedoSet
 from executor._results import ErrorInfo, FlowResult, RunStatus, StepResult, StepStatus
 from executor._retry import jitter_rng
 from executor._run_cache import MISS
@@ -95,6 +96,7 @@ class RunState:
         self.recorder = runtime.recorder
         self.digests: list[str | None] = [None] * count if self.recorder is not None else []
         self.paused: tuple[str, Pause] | None = None
+        self.downstream: set[int] = set()  # resume_from: nodes fed by a redone one
         # Validating a stored run calls every step again: caches would answer instead.
         # A test under --flow-validate (a tap) runs as it ran live, caches included:
         # each step is compared where it is computed, and a test that saw a cache hit
@@ -177,8 +179,11 @@ class RunState:
         address = self.addresses[index]
         step = node.step
         tap = recorder.tap
+        redone = recorder.redo is not None and self._redone(node, recorder.redo)
         if tap is None:
             digest = self.digests[index] = input_digest(inputs, address)
+            if redone:
+                return None
         elif step.is_composite or (tap.live is not None and tap.live(step.name, address)):
             # A stub is test code: it answers in every mode. A composite runs again
             # so that its nested steps are replayed one by one: the same tree.
@@ -188,8 +193,10 @@ class RunState:
             digest = self.digests[index] = recorder.tap_digest(
                 address, step, inputs, inputs.get(CONTEXT_PARAM)
             )
-        found = recorder.recorded(address, digest)
+        found = recorder.recorded(address, digest, redone)
         if found is None:
+            if recorder.redo is not None and recorder.unfinished(address):
+                self.downstream.update(node.dependents)  # never ran after it: not stored
             return None
         now = Clock.perf_counter()
         if isinstance(found, ReplayMismatch):
@@ -209,6 +216,25 @@ class RunState:
         if self.step_hooks:
             self.hooks.step_end(address, result)
         return Resolved.HIT
+
+    def _redone(self, node: PlanNode, redo: RedoSet) -> bool:
+        """With ``resume_from``: whether ``node`` runs again live, whatever is stored.
+
+        A redone step's dependents at this level are redone too (they begin only
+        after it, so marking them here reaches everything downstream of it); a
+        redone composite's parts all run again. A composite *around* a redone
+        address runs again with its parts decided one by one, and its dependents
+        are redone, as its output may change.
+        """
+        index = node.index
+        kind = redo.kind(self.addresses[index])
+        if index in self.downstream:
+            if kind is not Redo.WHOLE and node.step.is_composite:
+                redo.add(self.addresses[index])  # everything inside it runs again
+        elif kind is None:
+            return False
+        self.downstream.update(node.dependents)
+        return True
 
     def _replay(
         self,
