@@ -223,7 +223,7 @@ def _help(parser: argparse.ArgumentParser) -> Handler:
 def _options(args: argparse.Namespace) -> RunOptions:
     from executor._cli._run import RunOptions
 
-    return RunOptions(args.executor, args.max_concurrency, args.json)
+    return RunOptions(args.executor, args.max_concurrency, args.json, bool(vars(args).get("debug")))
 
 
 def _run(args: argparse.Namespace) -> int:

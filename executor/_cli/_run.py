@@ -39,6 +39,8 @@ class RunOptions:
     executor: str
     max_concurrency: int | None
     json: bool
+    debug: bool = False
+    """A failed step's verdict carries the step's traceback, not one line."""
 
 
 def run_command(
@@ -143,7 +145,7 @@ def _execute(
         sys.stdout.write(json_text(result_data(result)) + "\n")
     else:
         print_summary(result, out)
-    return _verdict(result, store, target)
+    return _verdict(result, store, target, options.debug)
 
 
 def print_summary(result: FlowResult, out: Any) -> None:
@@ -171,7 +173,9 @@ def print_summary(result: FlowResult, out: Any) -> None:
     out.print(f"{done}/{len(result.steps)} steps ok in {seconds(result.duration)}{where}")
 
 
-def _verdict(result: FlowResult, store: SQLiteStateBackend | None, target: str) -> int:
+def _verdict(
+    result: FlowResult, store: SQLiteStateBackend | None, target: str, debug: bool = False
+) -> int:
     sys.stdout.flush()  # the summary first, then the verdict, also in a combined log
     err = sys.stderr
     if result.status is RunStatus.COMPLETED:
@@ -206,6 +210,8 @@ def _verdict(result: FlowResult, store: SQLiteStateBackend | None, target: str) 
         first = failed[0]
         error = f"{first.error.type}: {first.error.message}" if first.error else "failed"
         tries = f" after {first.attempts} attempts" if first.attempts > 1 else ""
+        if debug and first.error is not None and first.error.traceback:
+            err.write(first.error.traceback.rstrip("\n") + "\n")
         err.write(f"flowexec: step {first.address!r} {first.status.value}{tries}: {error}\n")
         if result.state_id:
             err.write(f"flowexec: see it with: flowexec states show {result.state_id}\n")

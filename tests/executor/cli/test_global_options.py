@@ -44,6 +44,19 @@ def test_debug_before_the_command_shows_the_traceback(project):
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_a_failed_steps_own_traceback(project, where):
+    debug = ["--debug", "run"] if where == "before" else ["run", "--debug"]
+    done = flowexec(*debug, "flows.py:broken", "-i", "n=3", cwd=project, check_code=1)
+    assert 'raise ValueError(f"bad n {n}")' in done.stderr  # the step's line, as stored
+    assert done.stderr.rstrip().endswith(
+        "flowexec: see it with: flowexec states show " + done.stderr.rsplit(" ", 1)[-1].strip()
+    )
+    plain = flowexec("run", "flows.py:broken", "-i", "n=3", cwd=project, check_code=1)
+    assert "raise ValueError" not in plain.stderr
+    assert "flowexec: step 'broken/boom' failed: builtins.ValueError: bad n 3" in plain.stderr
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
 def test_store_before_or_after_the_command_is_the_one_used(project, where):
     store = ["--store", "mine.db"]
     run = ["run", "flows.py:broken", "-i", "n=1"]
