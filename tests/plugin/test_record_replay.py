@@ -270,3 +270,24 @@ def test_an_old_recording_asks_to_be_rerecorded(run, pytester):
     )
     result.stdout.no_fnmatch_line("*Traceback*")
     result.stdout.no_fnmatch_line("*_recording.py*")
+
+
+def test_hypothesis_garbage_collection_callback_keeps_the_real_clock(run, pytester):
+    # hypothesis installs one GC callback for the whole process; under the plugin's
+    # frozen time it must not run freezegun's clock (another thread may collect
+    # garbage while this one stops the freeze: freezegun then raised IndexError)
+    pytester.makepyfile(
+        test_clock="""
+import time
+from hypothesis.internal.conjecture import junkdrawer
+from app import report
+
+REAL = [time.perf_counter]  # in a list: freezegun patches module attributes only
+
+def test_recorded():
+    report.run(url="u")
+    assert time.perf_counter is not REAL[0]  # the test's own clock is frozen
+    assert junkdrawer._perf_counter is REAL[0]  # the callback's is not
+"""
+    )
+    run("--flow-record-mode=rewrite").assert_outcomes(passed=1)
