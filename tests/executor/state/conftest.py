@@ -1,6 +1,11 @@
 import pytest
 
-from executor.state import FileSystemStateBackend, MemoryStateBackend, SQLiteStateBackend
+from executor.state import (
+    FileSystemStateBackend,
+    MemoryStateBackend,
+    SQLiteStateBackend,
+    StateStore,
+)
 
 
 @pytest.fixture(params=["sqlite", "files", "memory"])
@@ -14,3 +19,19 @@ def store(request, tmp_path):
         yield FileSystemStateBackend(tmp_path / "states")
     else:
         yield MemoryStateBackend()
+
+
+def append_extra(store: StateStore, state_id: str, seq: int = 99) -> None:
+    """Append one completed event at ``report/extra`` (the write tests make fail)."""
+    store.append_event(
+        state_id,
+        seq,
+        "report/extra",
+        digest=None,
+        status="completed",
+        output=1,
+        attempts=1,
+        started_at=None,
+        ended_at=None,
+        error=None,
+    )

@@ -19,25 +19,10 @@ from executor.state import (
     StateMetadata,
     StateNotFound,
     StateStatus,
-    StateStore,
     StateWriteFailed,
 )
 from tests.executor.state import state_steps as ss
-
-
-def _append(store: StateStore, state_id: str, seq: int = 99) -> None:
-    store.append_event(
-        state_id,
-        seq,
-        "report/extra",
-        digest=None,
-        status="completed",
-        output=1,
-        attempts=1,
-        started_at=None,
-        ended_at=None,
-        error=None,
-    )
+from tests.executor.state.conftest import append_extra
 
 
 def _filled_sqlite_file(path: Path) -> str:
@@ -105,7 +90,7 @@ def test_appending_to_a_damaged_events_table(tmp_path):
     _damage_table(path, "events")
     store = SQLiteStateBackend(path)
     with pytest.raises(StateCorrupted) as info:
-        _append(store, state_id)
+        append_extra(store, state_id)
     _names_the_file_and_the_fix(info.value, path, "the event of 'report/extra' was not stored")
     # A run on that file stops with the same error, not a bare sqlite3 one.
     with pytest.raises(StateCorrupted, match="was not stored"):
@@ -184,11 +169,11 @@ def test_a_locked_file_is_not_called_damaged(tmp_path):
         assert str(path) in str(info.value) and "database is locked" in str(info.value)
         assert "longer timeout=" in str(info.value)
         with pytest.raises(StateError, match="the event of 'report/extra' was not stored"):
-            _append(store, state_id)
+            append_extra(store, state_id)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    _append(store, state_id)  # the lock is gone: the same call works
+    append_extra(store, state_id)  # the lock is gone: the same call works
     store.close()
 
 
@@ -212,7 +197,7 @@ def test_damaged_state_json_is_named_by_every_operation(tmp_path):
         with pytest.raises(StateCorrupted, match="nothing was loaded or changed"):
             fresh.finish_state(state_id, StateStatus.COMPLETED)
         with pytest.raises(StateCorrupted, match="the event of 'report/extra' was not stored"):
-            _append(fresh, state_id)
+            append_extra(fresh, state_id)
         assert row.read_bytes() == damage  # nothing was written over it
 
 
@@ -227,13 +212,13 @@ def test_a_bad_field_in_state_json_is_named(tmp_path):
         FileSystemStateBackend(root).list_states()
 
 
-def test_a_missing_events_file_is_named_on_append(tmp_path):
+def test_a_missing_events_file_is_named_onappend_extra(tmp_path):
     root = tmp_path / "states"
     state_id = ss.report().run(n=1, store=FileSystemStateBackend(root)).state_id
     events = root / state_id / "events.jsonl"
     events.unlink()
     with pytest.raises(StateCorrupted, match="the events file is missing") as info:
-        _append(FileSystemStateBackend(root), state_id)
+        append_extra(FileSystemStateBackend(root), state_id)
     assert f"file {str(events)!r}" in str(info.value)
     assert "the event of 'report/extra' was not stored" in str(info.value)
 
@@ -262,7 +247,7 @@ def test_a_run_whose_creation_failed_is_not_listed(tmp_path, monkeypatch):
         lambda s: s.delete_state("abc123"),
         lambda s: s.finish_state("abc123", StateStatus.COMPLETED),
         lambda s: s.reopen_state("abc123", {}),
-        lambda s: _append(s, "abc123"),
+        lambda s: append_extra(s, "abc123"),
     ],
     ids=["load", "delete", "finish", "reopen", "append"],
 )
@@ -285,7 +270,7 @@ def test_every_backend_lists_tags_in_the_order_given(store):
 def test_every_backend_loads_events_in_seq_order(store):
     state_id = store.create_state("report", {"n": 1}, StateMetadata(), None)
     for seq in (2, 0, 1):  # appended out of order, as two threads may do
-        _append(store, state_id, seq)
+        append_extra(store, state_id, seq)
     assert [e.seq for e in store.load(state_id).events] == [0, 1, 2]
 
 

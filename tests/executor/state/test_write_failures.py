@@ -26,27 +26,13 @@ from executor.state import (
     StateWriteFailed,
 )
 from tests.executor.state import state_steps as ss
+from tests.executor.state.conftest import append_extra
 
 NO_SPACE = "No space left on device"
 
 
 def _no_space(*args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, NO_SPACE)
-
-
-def _append(store: FileSystemStateBackend, state_id: str) -> None:
-    store.append_event(
-        state_id,
-        99,
-        "report/extra",
-        digest=None,
-        status="completed",
-        output=1,
-        attempts=1,
-        started_at=None,
-        ended_at=None,
-        error=None,
-    )
 
 
 def _run_files(store: FileSystemStateBackend, state_id: str) -> dict[str, bytes]:
@@ -78,7 +64,7 @@ def test_a_failed_append_names_the_step_and_leaves_the_events_as_they_were(store
     before = _run_files(store, state_id)
     monkeypatch.setattr(os, "write", _no_space)
     with pytest.raises(StateWriteFailed) as info:
-        _append(store, state_id)
+        append_extra(store, state_id)
     monkeypatch.undo()
     path = store.root / state_id / "events.jsonl"
     _says_all(info.value, state_id, path, "the event of 'report/extra' was not stored")
@@ -97,11 +83,11 @@ def test_a_short_write_is_cut_back_so_no_part_of_the_event_stays(stored, monkeyp
 
     monkeypatch.setattr(os, "write", half)
     with pytest.raises(StateWriteFailed, match="report/extra") as info:
-        _append(store, state_id)
+        append_extra(store, state_id)
     monkeypatch.undo()
     assert info.value.errno == errno.ENOSPC
     assert _run_files(store, state_id) == before
-    _append(store, state_id)  # the next event lands on a whole line
+    append_extra(store, state_id)  # the next event lands on a whole line
     assert [e.address for e in store.load(state_id).events][-1] == "report/extra"
 
 
@@ -163,7 +149,7 @@ def test_the_error_crosses_a_process_line_whole(stored, monkeypatch):
     store, state_id = stored
     monkeypatch.setattr(os, "write", _no_space)
     with pytest.raises(StateWriteFailed) as info:
-        _append(store, state_id)
+        append_extra(store, state_id)
     back = pickle.loads(pickle.dumps(info.value))
     assert type(back) is StateWriteFailed and str(back) == str(info.value)
     assert (back.path, back.state_id, back.errno) == (info.value.path, state_id, errno.ENOSPC)
