@@ -95,5 +95,11 @@ def test_calls_queued_on_the_replaced_pool_are_sent_again(tmp_path):
     assert report["address"] == "two/each[0]"  # the item 2, sent first
     assert report["outputs"] == list(range(20))
     assert set(report["other"].values()) == {"completed"}
-    again = [name for name, _ in ran if name.startswith("other")]
-    assert len(again) > len(set(again))  # some were interrupted and ran again
+    # The pool was replaced while the other map's calls were queued: the first ones
+    # ran on the old pool's free worker, the later ones on the new pool's. (A call
+    # running at that moment also runs twice, but whether one was running then, or
+    # the worker was between two calls, is down to timing: that check failed in CI.)
+    old_pool = {pid for name, pid in ran if name.startswith("patient")}
+    others = [(name, pid) for name, pid in ran if name.startswith("other")]
+    assert {pid for _, pid in others} & old_pool, others  # before the timeout
+    assert {pid for _, pid in others} - old_pool, others  # after it, on the new pool
