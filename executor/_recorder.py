@@ -12,7 +12,6 @@ One Recorder serves every nesting level of a run. It
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import threading
@@ -26,6 +25,7 @@ from executor._errors import CacheKeyError, ReplayMismatch, hide_engine_frame
 from executor._names import CONTEXT_PARAM
 from executor._redo import RedoSet
 from executor._results import ErrorInfo
+from executor._suggest import close_names
 from executor.cache._keys import KEY_GENERATOR, step_identity
 from executor.state._model import StateEvent
 from executor.state._report import Mismatch, readable_diff
@@ -279,7 +279,7 @@ class Recorder:
 
     def _nearest(self, address: str) -> str | None:
         assert self.replay is not None
-        found = difflib.get_close_matches(address, list(self.known), n=1, cutoff=0.6)
+        found = close_names(address, self.known, n=1)
         return found[0] if found else None
 
     def compare(self, address: str, value: Any) -> Any:

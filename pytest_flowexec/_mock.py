@@ -262,9 +262,9 @@ def _nearest(
     if labelled:  # a composite step: what can be stubbed inside it
         labelled = flow_first(labelled)
         return sorted(a for a in addresses if any(a.startswith(f"{c}/") for c in labelled))[:3]
-    import difflib
+    from executor._suggest import close_names  # the engine's "did you mean", one rule
 
-    return difflib.get_close_matches(target, sorted(known), n=3, cutoff=0.6)
+    return close_names(target, known)
 
 
 class _Reach:
